@@ -1,0 +1,40 @@
+// skyssl-prep: build, check and look at survey archives.
+#include <CLI/CLI.hpp>
+
+#include <map>
+
+#include "apps/prep/commands.hpp"
+#include "skyssl/core/error.hpp"
+#include "skyssl/core/log.hpp"
+#include "skyssl/dist/communicator.hpp"
+
+int main(int argc, char** argv) {
+  skyssl::dist::runtime rt(&argc, &argv);
+  CLI::App app{"skyssl-prep: synthesise, import, inspect and preview galaxy survey archives"};
+  app.require_subcommand(1);
+  std::map<CLI::App*, skyssl::prep::command> commands;
+  auto add = [&](const char* name, const char* help, auto adder) {
+    auto* sub = app.add_subcommand(name, help);
+    commands[sub] = adder(*sub);
+  };
+  add("synth", "write a synthetic survey archive (parallel under mpirun)", skyssl::prep::add_synth);
+  add("inspect", "report shape, dtype, bands, fields, NaN/Inf counts and ranges",
+      skyssl::prep::add_inspect);
+  add("from-fits", "build an archive from a directory of FITS cutouts and a catalogue CSV",
+      skyssl::prep::add_from_fits);
+  add("gallery", "PNG of galaxies and their augmented views", skyssl::prep::add_gallery);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return rt.rank() == 0 ? app.exit(e) : (e.get_exit_code() == 0 ? 0 : 2);
+  }
+  try {
+    for (auto* sub : app.get_subcommands()) commands.at(sub)();
+  } catch (const std::exception& e) {
+    auto comm = skyssl::dist::make_communicator("mpi");
+    if (comm->world() > 1) comm->abort(e.what(), 1);
+    skyssl::log::write_error(e.what());
+    return 1;
+  }
+  return 0;
+}

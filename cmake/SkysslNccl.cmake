@@ -1,0 +1,17 @@
+# NCCL + CUDA runtime, optional. Found under CUDA_HOME / /usr/local/cuda when present; the
+# NCCL communicator backend compiles and links here even without a GPU to run it.
+option(SKYSSL_ENABLE_NCCL "Build the NCCL communicator backend when NCCL is found" ON)
+set(SKYSSL_HAVE_NCCL FALSE)
+if(SKYSSL_ENABLE_NCCL)
+  set(_cuda_roots $ENV{CUDA_HOME} $ENV{CUDA_PATH} /usr/local/cuda)
+  find_path(SKYSSL_NCCL_INCLUDE_DIR nccl.h PATHS ${_cuda_roots} $ENV{NCCL_HOME} PATH_SUFFIXES include)
+  find_path(SKYSSL_CUDART_INCLUDE_DIR cuda_runtime_api.h PATHS ${_cuda_roots} PATH_SUFFIXES include)
+  find_library(SKYSSL_NCCL_LIBRARY nccl PATHS ${_cuda_roots} $ENV{NCCL_HOME} PATH_SUFFIXES lib64 lib)
+  find_library(SKYSSL_CUDART_LIBRARY cudart PATHS ${_cuda_roots} PATH_SUFFIXES lib64 lib)
+  if(SKYSSL_NCCL_INCLUDE_DIR AND SKYSSL_CUDART_INCLUDE_DIR AND SKYSSL_NCCL_LIBRARY AND SKYSSL_CUDART_LIBRARY)
+    set(SKYSSL_HAVE_NCCL TRUE)
+    add_library(skyssl_nccl_deps INTERFACE)
+    target_include_directories(skyssl_nccl_deps SYSTEM INTERFACE ${SKYSSL_NCCL_INCLUDE_DIR} ${SKYSSL_CUDART_INCLUDE_DIR})
+    target_link_libraries(skyssl_nccl_deps INTERFACE ${SKYSSL_NCCL_LIBRARY} ${SKYSSL_CUDART_LIBRARY})
+  endif()
+endif()

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what skyssl needs (Debian 12, as root; idempotent), then configures and builds with
+# ccache. Both Quick start commands call this first.
+#   SKYSSL_BUILD_DIR   build directory (default: build)
+#   SKYSSL_JOBS        parallel compile jobs (default: nproc)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${SKYSSL_BUILD_DIR:-$root/build}
+jobs=${SKYSSL_JOBS:-$(nproc)}
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libtorch-dev
+  libopenmpi-dev openmpi-bin
+  libhdf5-openmpi-dev
+  libtrilinos-kokkos-dev
+  libfmt-dev doctest-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
+  libfaiss-dev libcfitsio-dev libpng-dev
+  python3 python3-h5py python3-torch python3-numpy
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "skyssl setup: installing ${missing[*]}"
+  if [ "$(id -u)" != 0 ]; then
+    echo "skyssl setup: missing packages and not root; run as root or: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+export CCACHE_BASEDIR=$root
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ${SKYSSL_CMAKE_ARGS:-} >"$build.configure.log" 2>&1 \
+  || { cat "$build.configure.log"; exit 1; }
+sed -n '/skyssl feature summary/,/^-- $/p' "$build.configure.log"
+cmake --build "$build" -j "$jobs"
