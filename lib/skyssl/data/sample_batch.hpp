@@ -2,7 +2,7 @@
 // What the shard reader hands to the rest of the pipeline: this rank's slice of one global
 // batch, plus the catalogue fields the augmentations need. (Contract shared by lib/data,
 // kernels/ and lib/train; extend, do not rename.)
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cstdint>
 

@@ -2,7 +2,7 @@
 // The one interface through which ranks talk. Backends: MPI (CPU tensors, any MPI
 // implementation) and NCCL (CUDA tensors, bootstrapped over MPI). Nothing outside lib/dist
 // includes mpi.h or nccl.h.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <memory>
 #include <string>
