@@ -42,7 +42,8 @@ toml::table& ensure_parent(toml::table& root, const std::vector<std::string>& pa
       next = t->get(parts[i]);
     }
     if (!next->is_table())
-      throw config_error(fmt::format("config key '{}': '{}' is a value, not a section", key, parts[i]));
+      throw config_error(
+          fmt::format("config key '{}': '{}' is a value, not a section", key, parts[i]));
     t = next->as_table();
   }
   return *t;
@@ -71,13 +72,20 @@ void collect_keys(const toml::table& t, const std::string& prefix, std::vector<s
 
 std::string type_name(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::string: return "string";
-    case toml::node_type::integer: return "integer";
-    case toml::node_type::floating_point: return "float";
-    case toml::node_type::boolean: return "boolean";
-    case toml::node_type::array: return "array";
-    case toml::node_type::table: return "table";
-    default: return "other";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::table:
+      return "table";
+    default:
+      return "other";
   }
 }
 
@@ -126,7 +134,8 @@ void config::merge_over(const config& other) { merge_tables(*doc_, *other.doc_);
 void config::apply_override(const std::string& assignment) {
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
-    throw config_error(fmt::format("override '{}' is not of the form section.key=value", assignment));
+    throw config_error(
+        fmt::format("override '{}' is not of the form section.key=value", assignment));
   std::string key = assignment.substr(0, eq);
   std::string value = assignment.substr(eq + 1);
   while (!key.empty() && key.back() == ' ') key.pop_back();
@@ -141,7 +150,8 @@ void config::apply_override(const std::string& assignment) {
   }
   const toml::node* existing = parent.get(parts.back());
   if (existing && existing->is_table())
-    throw config_error(fmt::format("override '{}': '{}' is a section, not a value", assignment, key));
+    throw config_error(
+        fmt::format("override '{}': '{}' is a section, not a value", assignment, key));
   if (ok) {
     parent.insert_or_assign(parts.back(), *parsed.get("v"));
   } else {
@@ -155,11 +165,13 @@ template <class T>
 T config::get_impl(const std::string& key, const T* fallback) const {
   const toml::node* n = find_node(*doc_, key);
   if (!n) {
-    if (!fallback) throw config_error(fmt::format("config key '{}' is required ({})", key, source_));
+    if (!fallback)
+      throw config_error(fmt::format("config key '{}' is required ({})", key, source_));
     // Record the fallback so the resolved config shows what was used.
     auto parts = split_key(key);
     toml::table& parent = ensure_parent(*doc_, parts, key);
-    if constexpr (std::is_same_v<T, std::vector<double>> || std::is_same_v<T, std::vector<std::string>>) {
+    if constexpr (std::is_same_v<T, std::vector<double>> ||
+                  std::is_same_v<T, std::vector<std::string>>) {
       toml::array a;
       for (const auto& x : *fallback) a.push_back(x);
       parent.insert_or_assign(parts.back(), a);
@@ -254,8 +266,8 @@ void config::reject_unread(const std::vector<std::string>& sections) const {
       if (k.rfind(s + ".", 0) == 0) bad.push_back(k);
   }
   if (!bad.empty())
-    throw config_error(fmt::format("unknown config key(s) {} in {} (typo?)", fmt::join(bad, ", "),
-                                   source_));
+    throw config_error(
+        fmt::format("unknown config key(s) {} in {} (typo?)", fmt::join(bad, ", "), source_));
 }
 
 std::string config::to_toml() const {
@@ -270,7 +282,8 @@ void check_positive(const std::string& key, double value) {
 }
 void check_range(const std::string& key, double value, double lo, double hi) {
   if (!(value >= lo && value <= hi))
-    throw config_error(fmt::format("config key '{}' must be in [{}, {}], got {}", key, lo, hi, value));
+    throw config_error(
+        fmt::format("config key '{}' must be in [{}, {}], got {}", key, lo, hi, value));
 }
 
 }  // namespace skyssl

@@ -38,7 +38,8 @@ class config {
   double get_double(const std::string& key, double fallback) const;
   bool get_bool(const std::string& key, bool fallback) const;
   std::string get_string(const std::string& key, const std::string& fallback) const;
-  std::vector<double> get_doubles(const std::string& key, const std::vector<double>& fallback) const;
+  std::vector<double> get_doubles(const std::string& key,
+                                  const std::vector<double>& fallback) const;
   std::vector<std::string> get_strings(const std::string& key,
                                        const std::vector<std::string>& fallback) const;
   // The same without a fallback: a missing key is a config_error naming it.

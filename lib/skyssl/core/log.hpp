@@ -13,9 +13,9 @@ int rank();
 int world();
 double seconds_since_start();
 
-void write_info(const std::string& line);  // rank 0 only, stdout
-void write_all(const std::string& line);   // every rank, prefixed with [rank r]
-void write_error(const std::string& line); // every rank, stderr, prefixed
+void write_info(const std::string& line);   // rank 0 only, stdout
+void write_all(const std::string& line);    // every rank, prefixed with [rank r]
+void write_error(const std::string& line);  // every rank, stderr, prefixed
 
 template <class... A>
 void info(fmt::format_string<A...> f, A&&... a) {

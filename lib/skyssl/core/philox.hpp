@@ -44,7 +44,7 @@ enum purpose : std::uint32_t {
   augment_geometry = 2,  // flips, angle, scale, jitter
   augment_reddening = 3,
   augment_blur = 4,
-  augment_noise = 5,      // per-pixel noise; index = pixel
+  augment_noise = 5,  // per-pixel noise; index = pixel
   augment_noise_level = 6,
   shuffle_bn = 7,
   queue_init = 8,
@@ -56,9 +56,9 @@ enum purpose : std::uint32_t {
 struct stream_key {
   std::uint64_t seed = 0;
   std::uint64_t epoch = 0;
-  std::uint64_t sample = 0;  // global sample id (< 2^48)
-  std::uint32_t view = 0;    // 0 = first view, 1 = second view (< 256)
-  std::uint32_t purpose = 0; // (< 256)
+  std::uint64_t sample = 0;   // global sample id (< 2^48)
+  std::uint32_t view = 0;     // 0 = first view, 1 = second view (< 256)
+  std::uint32_t purpose = 0;  // (< 256)
 };
 
 SKYSSL_HD u32x4 draw(const stream_key& k, std::uint32_t index) {
@@ -72,7 +72,9 @@ SKYSSL_HD u32x4 draw(const stream_key& k, std::uint32_t index) {
 }
 
 // Uniform in [0, 1) with 24 random bits (exact in float).
-SKYSSL_HD float to_unit_float(std::uint32_t x) { return static_cast<float>(x >> 8) * 5.9604645e-8f; }
+SKYSSL_HD float to_unit_float(std::uint32_t x) {
+  return static_cast<float>(x >> 8) * 5.9604645e-8f;
+}
 // Uniform in [0, 1) with 53 random bits.
 SKYSSL_HD double to_unit_double(std::uint32_t hi, std::uint32_t lo) {
   return static_cast<double>((static_cast<std::uint64_t>(hi) << 21) ^ (lo >> 11)) *

@@ -10,10 +10,10 @@ TEST_CASE("config: typed getters, fallbacks and overrides") {
   CHECK(c.get_double("train.lr", 0.0) == 0.5);
   CHECK(c.get_double("train.epochs", 0.0) == 3.0);  // integers read as numbers
   CHECK(c.get_int("train.epochs", 0) == 3);
-  CHECK(c.get_int("train.batch", 64) == 64);         // fallback recorded
+  CHECK(c.get_int("train.batch", 64) == 64);  // fallback recorded
   CHECK(c.to_toml().find("batch = 64") != std::string::npos);
   c.apply_override("train.lr=0.25");
-  c.apply_override("model.arch=resnet18");            // bare string, new section
+  c.apply_override("model.arch=resnet18");  // bare string, new section
   c.apply_override("aug.sigma=[1, 2.5]");
   CHECK(c.get_double("train.lr", 0.0) == 0.25);
   CHECK(c.get_string("model.arch", "") == "resnet18");

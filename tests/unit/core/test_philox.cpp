@@ -27,11 +27,21 @@ TEST_CASE("streams differ by every key component and are reproducible") {
   std::set<std::uint32_t> firsts;
   auto first = [](stream_key k) { return draw(k, 0).v[0]; };
   firsts.insert(first(base));
-  auto k = base; k.seed = 43; firsts.insert(first(k));
-  k = base; k.epoch = 4; firsts.insert(first(k));
-  k = base; k.sample = 1001; firsts.insert(first(k));
-  k = base; k.view = 1; firsts.insert(first(k));
-  k = base; k.purpose = augment_noise; firsts.insert(first(k));
+  auto k = base;
+  k.seed = 43;
+  firsts.insert(first(k));
+  k = base;
+  k.epoch = 4;
+  firsts.insert(first(k));
+  k = base;
+  k.sample = 1001;
+  firsts.insert(first(k));
+  k = base;
+  k.view = 1;
+  firsts.insert(first(k));
+  k = base;
+  k.purpose = augment_noise;
+  firsts.insert(first(k));
   CHECK(firsts.size() == 6);
   CHECK(first(base) == first(base));
 }
