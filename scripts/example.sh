@@ -13,3 +13,5 @@ echo "== synthesising a survey (2 ranks)"
 mpiexec -n 2 "$bin/apps/prep/skyssl-prep" synth --out "$out/survey.h5" --count 2048 --size 64 --seed 1
 echo "== inspecting it"
 "$bin/apps/prep/skyssl-prep" inspect "$out/survey.h5"
+echo "== reading it back through the sharded reader (2 ranks)"
+mpiexec -n 2 "$bin/apps/prep/skyssl-prep" scan "$out/survey.h5" --batch 256

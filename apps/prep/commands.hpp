@@ -12,5 +12,6 @@ command add_synth(CLI::App& app);
 command add_inspect(CLI::App& app);
 command add_from_fits(CLI::App& app);
 command add_gallery(CLI::App& app);
+command add_scan(CLI::App& app);
 
 }  // namespace skyssl::prep

@@ -1,8 +1,286 @@
+// skyssl-prep from-fits: an archive from a directory of FITS cutouts plus a catalogue CSV.
+// One CSV row per object, in archive order; the `--id-column` value names its file(s) through
+// --pattern: "{id}.fits" for one (C,H,W) cube per object (NAXIS3 = bands), or a pattern with
+// "{band}", e.g. "{id}_{band}.fits", for one 2-D image per band. Every other CSV column
+// becomes a 1-D field (integers -> int64, ra/dec -> float64, other numbers -> float32).
+#include <fitsio.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
 #include "apps/prep/commands.hpp"
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/log.hpp"
+#include "skyssl/data/writer.hpp"
+
+namespace fs = std::filesystem;
 
 namespace skyssl::prep {
-command add_from_fits(CLI::App& app) {
-  return [] { throw error("skyssl-prep from_fits: not built yet"); };
+
+namespace {
+
+struct fits_args {
+  std::string dir, catalog, out, pattern = "{id}.fits", id_column = "id", bands = "g,r,z", survey;
+  double pixel_scale = 0.262;
+};
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == sep) {
+      out.push_back(cur);
+      cur.clear();
+    } else if (c != '\r') {
+      cur.push_back(c);
+    }
+  }
+  out.push_back(cur);
+  for (auto& v : out) {
+    const auto b = v.find_first_not_of(" \t"), e = v.find_last_not_of(" \t");
+    v = b == std::string::npos ? "" : v.substr(b, e - b + 1);
+  }
+  return out;
 }
+
+struct catalog {
+  std::vector<std::string> columns;
+  std::vector<std::vector<std::string>> rows;
+};
+
+catalog read_csv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw archive_error(fmt::format("catalogue '{}' cannot be read", path));
+  catalog c;
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.find_first_not_of(" \t\r") == std::string::npos || line[0] == '#') continue;
+    if (line.find('"') != std::string::npos)
+      throw data_error(
+          fmt::format("catalogue '{}' line {}: quoted values are not supported", path, lineno));
+    auto cells = split(line, ',');
+    if (c.columns.empty()) {
+      c.columns = cells;
+      continue;
+    }
+    if (cells.size() != c.columns.size())
+      throw data_error(
+          fmt::format("catalogue '{}' line {}: {} values, but the header has {} columns", path,
+                      lineno, cells.size(), c.columns.size()));
+    c.rows.push_back(std::move(cells));
+  }
+  if (c.columns.empty()) throw data_error(fmt::format("catalogue '{}' has no header line", path));
+  if (c.rows.empty()) throw data_error(fmt::format("catalogue '{}' has no rows", path));
+  return c;
+}
+
+bool parse_number(const std::string& s, double& v, bool& integer) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  v = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size()) {
+    const std::string lower = s;
+    if (s == "nan" || s == "NaN") {
+      v = std::nan("");
+      integer = false;
+      return true;
+    }
+    return false;
+  }
+  integer = s.find_first_of(".eE") == std::string::npos && s.find("inf") == std::string::npos;
+  return true;
+}
+
+std::string substitute(std::string pattern, const std::string& key, const std::string& value) {
+  for (auto p = pattern.find(key); p != std::string::npos; p = pattern.find(key, p + value.size()))
+    pattern.replace(p, key.size(), value);
+  return pattern;
+}
+
+// Reads a FITS primary image as float; dims in FITS order (NAXIS1 = x fastest).
+std::vector<float> read_fits(const std::string& path, std::vector<long>& dims) {
+  fitsfile* f = nullptr;
+  int status = 0;
+  auto fail = [&](const std::string& what) {
+    char msg[FLEN_STATUS] = {0};
+    fits_get_errstatus(status, msg);
+    if (f) {
+      int s2 = 0;
+      fits_close_file(f, &s2);
+    }
+    throw archive_error(fmt::format("FITS file '{}': {} (cfitsio: {})", path, what, msg));
+  };
+  if (!fs::exists(path)) throw archive_error(fmt::format("FITS file '{}' does not exist", path));
+  if (fits_open_image(&f, path.c_str(), READONLY, &status)) fail("cannot open an image HDU");
+  int naxis = 0;
+  if (fits_get_img_dim(f, &naxis, &status)) fail("cannot read NAXIS");
+  if (naxis < 2 || naxis > 3) {
+    status = 0;
+    fail(fmt::format("has {} axes, expected 2 (one band) or 3 (bands x height x width)", naxis));
+  }
+  dims.assign(static_cast<std::size_t>(naxis), 0);
+  if (fits_get_img_size(f, naxis, dims.data(), &status)) fail("cannot read the image size");
+  long n = 1;
+  for (long d : dims) n *= d;
+  std::vector<float> px(static_cast<std::size_t>(n));
+  std::vector<long> first(static_cast<std::size_t>(naxis), 1);
+  float nulval = std::nanf("");
+  int anynul = 0;
+  if (fits_read_pix(f, TFLOAT, first.data(), n, &nulval, px.data(), &anynul, &status))
+    fail("cannot read the pixels");
+  fits_close_file(f, &status);
+  return px;
+}
+
+void run_from_fits(const fits_args& a) {
+  if (log::world() > 1) throw config_error("from-fits runs on one rank (start it without mpirun)");
+  const auto cat = read_csv(a.catalog);
+  const auto id_it = std::find(cat.columns.begin(), cat.columns.end(), a.id_column);
+  if (id_it == cat.columns.end())
+    throw data_error(fmt::format("catalogue '{}' has no column '{}' (columns: {})", a.catalog,
+                                 a.id_column, fmt::join(cat.columns, ", ")));
+  const std::size_t id_col = static_cast<std::size_t>(id_it - cat.columns.begin());
+  std::vector<std::string> bands;
+  for (auto& b : split(a.bands, ','))
+    if (!b.empty()) bands.push_back(b);
+  const bool per_band = a.pattern.find("{band}") != std::string::npos;
+
+  // Column types and values, with the line of any bad value.
+  std::vector<std::vector<double>> values(cat.columns.size());
+  std::vector<bool> integer(cat.columns.size(), true);
+  bool id_numeric = true;
+  for (std::size_t r = 0; r < cat.rows.size(); ++r) {
+    for (std::size_t c = 0; c < cat.columns.size(); ++c) {
+      double v = 0;
+      bool is_int = false;
+      if (!parse_number(cat.rows[r][c], v, is_int)) {
+        if (c == id_col) {
+          id_numeric = false;
+          continue;
+        }
+        throw data_error(
+            fmt::format("catalogue '{}' data row {}: column '{}' value '{}' is not a number",
+                        a.catalog, r + 1, cat.columns[c], cat.rows[r][c]));
+      }
+      values[c].push_back(v);
+      integer[c] = integer[c] && is_int;
+    }
+  }
+  const std::int64_t n = static_cast<std::int64_t>(cat.rows.size());
+  int C = 0, H = 0, W = 0;
+  auto load = [&](std::size_t r, std::vector<float>& out) {
+    const auto& id = cat.rows[r][id_col];
+    if (!per_band) {
+      const auto path = (fs::path(a.dir) / substitute(a.pattern, "{id}", id)).string();
+      std::vector<long> dims;
+      out = read_fits(path, dims);
+      const int c = dims.size() == 3 ? static_cast<int>(dims[2]) : 1;
+      const int h = static_cast<int>(dims[1]), w = static_cast<int>(dims[0]);
+      if (C == 0) {
+        C = c;
+        H = h;
+        W = w;
+      }
+      if (c != C || h != H || w != W)
+        throw archive_error(fmt::format(
+            "FITS file '{}' is {}x{}x{} (bands x height x width), the first was {}x{}x{}", path, c,
+            h, w, C, H, W));
+      return;
+    }
+    out.clear();
+    for (const auto& b : bands) {
+      const auto path =
+          (fs::path(a.dir) / substitute(substitute(a.pattern, "{id}", id), "{band}", b)).string();
+      std::vector<long> dims;
+      auto px = read_fits(path, dims);
+      if (dims.size() != 2)
+        throw archive_error(
+            fmt::format("FITS file '{}' has {} axes, a per-band file needs 2", path, dims.size()));
+      const int h = static_cast<int>(dims[1]), w = static_cast<int>(dims[0]);
+      if (C == 0) {
+        C = static_cast<int>(bands.size());
+        H = h;
+        W = w;
+      }
+      if (h != H || w != W)
+        throw archive_error(
+            fmt::format("FITS file '{}' is {}x{}, the first was {}x{}", path, h, w, H, W));
+      out.insert(out.end(), px.begin(), px.end());
+    }
+  };
+  std::vector<float> img;
+  load(0, img);
+  if (static_cast<int>(bands.size()) != C)
+    throw config_error(
+        fmt::format("from-fits: --bands has {} bands [{}] but the cubes have {} planes",
+                    bands.size(), fmt::join(bands, ","), C));
+  data::writer_options wo;
+  wo.path = a.out;
+  wo.count = n;
+  wo.channels = C;
+  wo.height = H;
+  wo.width = W;
+  wo.bands = bands;
+  wo.pixel_scale = a.pixel_scale;
+  wo.survey = a.survey;
+  for (std::size_t c = 0; c < cat.columns.size(); ++c) {
+    if (c == id_col && !id_numeric) continue;
+    const auto& name =
+        c == id_col && cat.columns[c] == "id" ? std::string("objid") : cat.columns[c];
+    const auto t = integer[c]                        ? data::field_type::i64
+                   : (name == "ra" || name == "dec") ? data::field_type::f64
+                                                     : data::field_type::f32;
+    wo.fields.push_back({name, t});
+  }
+  data::archive_writer w(wo);
+  for (std::int64_t r = 0; r < n; ++r) {
+    if (r > 0) load(static_cast<std::size_t>(r), img);
+    w.write_images(r, 1, img.data());
+  }
+  std::size_t fi = 0;
+  for (std::size_t c = 0; c < cat.columns.size(); ++c) {
+    if (c == id_col && !id_numeric) continue;
+    const auto& spec = wo.fields[fi++];
+    const auto& v = values[c];
+    if (spec.type == data::field_type::i64) {
+      std::vector<std::int64_t> iv(v.begin(), v.end());
+      w.write_field(spec.name, 0, n, iv.data());
+    } else if (spec.type == data::field_type::f64) {
+      w.write_field(spec.name, 0, n, v.data());
+    } else {
+      std::vector<float> fv(v.begin(), v.end());
+      w.write_field(spec.name, 0, n, fv.data());
+    }
+  }
+  w.close();
+  log::info("from-fits: wrote {} objects ({}x{}x{}, bands {}) and {} fields to {}", n, C, H, W,
+            fmt::join(bands, ""), wo.fields.size(), a.out);
+}
+
+}  // namespace
+
+command add_from_fits(CLI::App& app) {
+  auto a = std::make_shared<fits_args>();
+  app.add_option("--dir", a->dir, "directory holding the FITS cutouts")->required();
+  app.add_option("--catalog", a->catalog, "catalogue CSV: header line, one row per object")
+      ->required();
+  app.add_option("--out", a->out, "output archive (.h5)")->required();
+  app.add_option("--pattern", a->pattern, "file name from {id} (and {band} for one file per band)")
+      ->capture_default_str();
+  app.add_option("--id-column", a->id_column, "CSV column that names the files")
+      ->capture_default_str();
+  app.add_option("--bands", a->bands, "band names, comma-separated, in channel order")
+      ->capture_default_str();
+  app.add_option("--pixel-scale", a->pixel_scale, "arcsec per pixel")->capture_default_str();
+  app.add_option("--survey", a->survey, "survey attribute (decals, sdss, ...)");
+  return [a] { run_from_fits(*a); };
+}
+
 }  // namespace skyssl::prep

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
       skyssl::prep::add_inspect);
   add("from-fits", "build an archive from a directory of FITS cutouts and a catalogue CSV",
       skyssl::prep::add_from_fits);
+  add("scan", "read an archive through the sharded reader (parallel) and report images/s",
+      skyssl::prep::add_scan);
   add("gallery", "PNG of galaxies and their augmented views", skyssl::prep::add_gallery);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,44 @@
+#include "skyssl/data/options.hpp"
+
+#include <toml++/toml.h>
+
+#include "skyssl/core/config.hpp"
+#include "skyssl/core/error.hpp"
+
+namespace skyssl::data {
+
+data_options parse_data_options(const skyssl::config& cfg, const std::string& section) {
+  data_options o;
+  const std::string p = section + ".";
+  if (cfg.has(p + "path")) {
+    try {
+      o.archive.paths = {cfg.get_string(p + "path", "")};
+    } catch (const config_error&) {
+      o.archive.paths = cfg.get_strings(p + "path", {});
+    }
+  }
+  o.archive.images = cfg.get_string(p + "images", "images");
+  // Field names: the TOML document is walked for the keys present under data.fields.
+  auto doc = toml::parse(cfg.to_toml());
+  if (auto* fields = doc.at_path(p + "fields").as_table()) {
+    for (const auto& [k, v] : *fields) {
+      const std::string key = std::string(k.str());
+      o.archive.fields[key] = cfg.get_string(p + "fields." + key, "");
+      if (o.archive.fields[key].empty())
+        throw config_error("config key '" + p + "fields." + key + "' must name a dataset");
+    }
+  }
+  o.archive.bands = cfg.get_strings(p + "bands", {});
+  o.archive.pixel_scale = cfg.get_double(p + "pixel_scale", 0.0);
+  if (o.archive.pixel_scale < 0) check_positive(p + "pixel_scale", o.archive.pixel_scale);
+  o.archive.survey = cfg.get_string(p + "survey", "");
+  if (!o.archive.survey.empty() && o.archive.survey != "decals" && o.archive.survey != "sdss")
+    throw config_error("config key '" + p + "survey' must be 'decals' or 'sdss', got '" +
+                       o.archive.survey + "'");
+  o.reader.prefetch = static_cast<int>(cfg.get_int(p + "prefetch", 2));
+  check_range(p + "prefetch", o.reader.prefetch, 1, 64);
+  o.reader.check_finite = cfg.get_bool(p + "check_finite", true);
+  return o;
+}
+
+}  // namespace skyssl::data

@@ -1,0 +1,144 @@
+#include "skyssl/data/writer.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "skyssl/core/error.hpp"
+
+namespace skyssl::data {
+
+namespace {
+
+hid_t file_type(field_type t) {
+  switch (t) {
+    case field_type::f32:
+      return H5T_IEEE_F32LE;
+    case field_type::f64:
+      return H5T_IEEE_F64LE;
+    case field_type::i32:
+      return H5T_STD_I32LE;
+    case field_type::i64:
+      return H5T_STD_I64LE;
+  }
+  return H5T_IEEE_F32LE;
+}
+
+hid_t mem_type(field_type t) {
+  switch (t) {
+    case field_type::f32:
+      return H5T_NATIVE_FLOAT;
+    case field_type::f64:
+      return H5T_NATIVE_DOUBLE;
+    case field_type::i32:
+      return H5T_NATIVE_INT32;
+    case field_type::i64:
+      return H5T_NATIVE_INT64;
+  }
+  return H5T_NATIVE_FLOAT;
+}
+
+// Same creation properties on every rank and in every run: no timestamps, space allocated at
+// creation, never filled (every byte is written by us).
+h5::handle dataset_props() {
+  h5::handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  H5Pset_obj_track_times(dcpl.get(), 0);
+  H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY);
+  H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER);
+  H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS);
+  return dcpl;
+}
+
+}  // namespace
+
+archive_writer::archive_writer(const writer_options& options) : opts_(options) {
+  std::lock_guard<std::recursive_mutex> lock(h5::mutex());
+  h5::quiet();
+  if (opts_.count < 1 || opts_.channels < 1 || opts_.height < 1 || opts_.width < 1)
+    throw archive_error(fmt::format("archive '{}': cannot write {} images of {}x{}x{}", opts_.path,
+                                    opts_.count, opts_.channels, opts_.height, opts_.width));
+  h5::handle fapl(H5Pcreate(H5P_FILE_ACCESS));
+  if (opts_.collective) H5Pset_fapl_mpio(fapl.get(), MPI_COMM_WORLD, MPI_INFO_NULL);
+  h5::handle fcpl(H5Pcreate(H5P_FILE_CREATE));
+  H5Pset_obj_track_times(fcpl.get(), 0);
+  file_ = h5::handle(h5::check(H5Fcreate(opts_.path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
+                               fmt::format("cannot create archive file '{}'", opts_.path)));
+  dxpl_ = h5::handle(H5Pcreate(H5P_DATASET_XFER));
+  if (opts_.collective) H5Pset_dxpl_mpio(dxpl_.get(), H5FD_MPIO_COLLECTIVE);
+  const auto dcpl = dataset_props();
+  const hsize_t dims[4] = {static_cast<hsize_t>(opts_.count), static_cast<hsize_t>(opts_.channels),
+                           static_cast<hsize_t>(opts_.height), static_cast<hsize_t>(opts_.width)};
+  {
+    h5::handle space(H5Screate_simple(4, dims, nullptr));
+    images_ =
+        h5::handle(h5::check(H5Dcreate2(file_.get(), "images", H5T_IEEE_F32LE, space.get(),
+                                        H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                             fmt::format("archive '{}': cannot create 'images'", opts_.path)));
+  }
+  for (const auto& f : opts_.fields) {
+    h5::handle space(H5Screate_simple(1, dims, nullptr));
+    fields_.emplace_back(
+        h5::check(H5Dcreate2(file_.get(), f.name.c_str(), file_type(f.type), space.get(),
+                             H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                  fmt::format("archive '{}': cannot create field '{}'", opts_.path, f.name)));
+  }
+  h5::write_string_attr(file_.get(), "bands", opts_.bands);
+  h5::write_double_attr(file_.get(), "pixel_scale", opts_.pixel_scale);
+  h5::write_string_attr(file_.get(), "survey", opts_.survey);
+}
+
+archive_writer::~archive_writer() {
+  try {
+    close();
+  } catch (...) {
+    // Destructors must not throw; close() explicitly to see errors.
+  }
+}
+
+void archive_writer::close() {
+  std::lock_guard<std::recursive_mutex> lock(h5::mutex());
+  if (!file_) return;
+  fields_.clear();
+  images_.reset();
+  dxpl_.reset();
+  const hid_t id = file_.release();
+  h5::check_status(H5Fclose(id), fmt::format("cannot close archive '{}'", opts_.path));
+}
+
+void archive_writer::write(hid_t dset, hid_t mtype, int rank, std::int64_t start,
+                           std::int64_t count, const void* data, const std::string& name) {
+  std::lock_guard<std::recursive_mutex> lock(h5::mutex());
+  if (start < 0 || count < 0 || start + count > opts_.count)
+    throw archive_error(fmt::format("archive '{}': rows [{}, {}) of '{}' are outside [0, {})",
+                                    opts_.path, start, start + count, name, opts_.count));
+  h5::handle fspace(H5Dget_space(dset));
+  hsize_t off[4] = {static_cast<hsize_t>(start), 0, 0, 0};
+  hsize_t cnt[4] = {static_cast<hsize_t>(count), static_cast<hsize_t>(opts_.channels),
+                    static_cast<hsize_t>(opts_.height), static_cast<hsize_t>(opts_.width)};
+  hsize_t mdims[4] = {static_cast<hsize_t>(std::max<std::int64_t>(count, 1)), cnt[1], cnt[2],
+                      cnt[3]};
+  h5::handle mspace(H5Screate_simple(rank, mdims, nullptr));
+  if (count == 0) {
+    H5Sselect_none(fspace.get());
+    H5Sselect_none(mspace.get());
+  } else {
+    H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, off, nullptr, cnt, nullptr);
+  }
+  h5::check_status(H5Dwrite(dset, mtype, mspace.get(), fspace.get(), dxpl_.get(), data),
+                   fmt::format("archive '{}': cannot write rows [{}, {}) of '{}'", opts_.path,
+                               start, start + count, name));
+}
+
+void archive_writer::write_images(std::int64_t start, std::int64_t count, const float* data) {
+  write(images_.get(), H5T_NATIVE_FLOAT, 4, start, count, data, "images");
+}
+
+void archive_writer::write_field(const std::string& name, std::int64_t start, std::int64_t count,
+                                 const void* data) {
+  for (std::size_t i = 0; i < opts_.fields.size(); ++i)
+    if (opts_.fields[i].name == name)
+      return write(fields_[i].get(), mem_type(opts_.fields[i].type), 1, start, count, data, name);
+  throw archive_error(fmt::format("archive '{}': no field '{}' was declared", opts_.path, name));
+}
+
+}  // namespace skyssl::data

@@ -1,0 +1,54 @@
+// The shard reader at 1, 2 and 4 ranks: each rank gets its slice of every global batch, the
+// slices are disjoint, their union (in rank order) is the plan's global batch whatever the
+// number of ranks, and the pixels are exact across file boundaries, also from mid-epoch.
+
+#include "../../unit/data/fixture.hpp"
+#include "skyssl/data/epoch_plan.hpp"
+#include "skyssl/data/shard_reader.hpp"
+#include "skyssl/dist/communicator.hpp"
+#include "tests/support/test_paths.hpp"
+
+// Last: torch pulls in glog, whose CHECK must not shadow doctest's.
+#include <doctest/doctest.h>
+
+TEST_CASE("shard_reader under MPI: disjoint rank slices whose union is the global batch") {
+  auto comm = skyssl::dist::make_communicator("mpi");
+  const int rank = comm->rank(), world = comm->world();
+  // Each rank writes its own copy (no shared-file race), 3 files of 21 + 10 + 33 samples.
+  const auto dir =
+      skyssl::test::tmp_dir("reader_mpi_w" + std::to_string(world) + "_r" + std::to_string(rank));
+  skyssl::test::write_test_archive((dir / "a.h5").string(), 0, 21);
+  skyssl::test::write_test_archive((dir / "b.h5").string(), 21, 10);
+  skyssl::test::write_test_archive((dir / "c.h5").string(), 31, 33);
+  skyssl::data::archive_options o;
+  o.paths = {(dir / "a.h5").string(), (dir / "b.h5").string(), (dir / "c.h5").string()};
+  const std::int64_t G = 8, n = 64;
+  skyssl::data::shard_reader reader(o, {}, 2024, G, rank, world);
+  REQUIRE(reader.steps_per_epoch() == 8);
+  for (const auto& [epoch0, step0] :
+       std::vector<std::pair<std::int64_t, std::int64_t>>{{0, 0}, {5, 3}}) {
+    reader.start(epoch0, step0);
+    std::int64_t epoch = epoch0, step = step0;
+    for (int k = 0; k < 10; ++k) {
+      const auto b = reader.next();
+      REQUIRE(b.epoch == epoch);
+      REQUIRE(b.step == step);
+      const auto img = b.images.accessor<float, 4>();
+      for (std::int64_t i = 0; i < G / world; ++i) {
+        const auto id = b.ids[i].item<std::int64_t>();
+        REQUIRE(img[i][2][3][4] == skyssl::test::pixel_value(id, 2, 3, 4));
+        REQUIRE(img[i][0][0][1] == skyssl::test::pixel_value(id, 0, 0, 1));
+      }
+      const auto all = comm->all_gather(b.ids.contiguous());
+      const skyssl::data::epoch_plan plan(2024, epoch, n, G);
+      const auto expect = plan.global_ids(step);
+      REQUIRE(all.size(0) == G);
+      for (std::int64_t i = 0; i < G; ++i)
+        REQUIRE(all[i].item<std::int64_t>() == expect[static_cast<std::size_t>(i)]);
+      if (++step == 8) {
+        step = 0;
+        ++epoch;
+      }
+    }
+  }
+}
