@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Builds and runs the standalone augmentation check (kernels/check/gpu_check.cpp): the Kokkos
+# kernels against the plain reference (and CUDA against the host backend), then images/s.
+# Needs no network, MPI, HDF5 or torch.
+#
+#   GPU machine:  KOKKOS_SRC=/path/to/kokkos bash scripts/gpu-check.sh [batch] [iters]
+#                 builds Kokkos (CUDA + Serial) from KOKKOS_SRC into $BUILD/kokkos-install,
+#                 then the check with nvcc (Kokkos' nvcc_wrapper). KOKKOS_ARCH picks the GPU
+#                 (default HOPPER90, e.g. AMPERE80 for A100).
+#   Here (CPU):   bash scripts/gpu-check.sh --cpu [batch] [iters]
+#                 builds the same program with g++ against the installed Serial Kokkos.
+# BUILD (default build-gpu-check) holds everything it builds.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${BUILD:-$here/build-gpu-check}
+mode=gpu
+if [[ ${1:-} == --cpu ]]; then
+  mode=cpu
+  shift
+fi
+batch=${1:-64}
+iters=${2:-5}
+mkdir -p "$build"
+sources=("$here/kernels/check/gpu_check.cpp" "$here/kernels/augment_presets.cpp"
+         "$here/kernels/reference.cpp")
+includes=(-I"$here" -I"$here/lib")
+
+if [[ $mode == cpu ]]; then
+  kk_inc=${KOKKOS_INCLUDE:-/usr/include/trilinos}
+  kk_lib=${KOKKOS_LIB:-trilinos_kokkoscore}
+  [[ -f $kk_inc/Kokkos_Core.hpp ]] || { echo "gpu-check: no Kokkos_Core.hpp in $kk_inc (set KOKKOS_INCLUDE)" >&2; exit 2; }
+  echo "gpu-check: building the CPU check with ${CXX:-g++} against $kk_inc"
+  "${CXX:-g++}" -std=c++17 -O3 -Wall -Wextra "${includes[@]}" -isystem "$kk_inc" "${sources[@]}" \
+    -l"$kk_lib" -ldl -o "$build/gpu_check_cpu"
+  exec "$build/gpu_check_cpu" "$batch" "$iters"
+fi
+
+: "${KOKKOS_SRC:?set KOKKOS_SRC to a Kokkos source tree (no network access is used)}"
+command -v nvcc >/dev/null || { echo "gpu-check: nvcc not found" >&2; exit 2; }
+arch=${KOKKOS_ARCH:-HOPPER90}
+jobs=${JOBS:-$(nproc)}
+kk_build=$build/kokkos-build
+kk_install=$build/kokkos-install
+if [[ ! -f $kk_install/.done-$arch ]]; then
+  echo "gpu-check: building Kokkos (CUDA $arch + Serial) from $KOKKOS_SRC"
+  cmake -S "$KOKKOS_SRC" -B "$kk_build" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_INSTALL_PREFIX="$kk_install" -DCMAKE_CXX_STANDARD=17 \
+    -DCMAKE_CXX_COMPILER="$KOKKOS_SRC/bin/nvcc_wrapper" \
+    -DKokkos_ENABLE_SERIAL=ON -DKokkos_ENABLE_CUDA=ON -DKokkos_ENABLE_CUDA_LAMBDA=ON \
+    -DKokkos_ARCH_"$arch"=ON -DKokkos_ENABLE_TESTS=OFF -DKokkos_ENABLE_EXAMPLES=OFF >/dev/null
+  cmake --build "$kk_build" -j "$jobs" >/dev/null
+  cmake --install "$kk_build" >/dev/null
+  touch "$kk_install/.done-$arch"
+fi
+# A two-line CMake project lets Kokkos pass its own nvcc flags (arch, lambdas, relocatable code).
+check_src=$build/check-project
+mkdir -p "$check_src"
+cat >"$check_src/CMakeLists.txt" <<CMAKE
+cmake_minimum_required(VERSION 3.16)
+project(skyssl_gpu_check CXX)
+find_package(Kokkos REQUIRED)
+add_executable(gpu_check ${sources[*]})
+target_include_directories(gpu_check PRIVATE $here $here/lib)
+target_link_libraries(gpu_check PRIVATE Kokkos::kokkos)
+CMAKE
+echo "gpu-check: building the check with nvcc"
+cmake -S "$check_src" -B "$build/check-build" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_COMPILER="$kk_install/bin/nvcc_wrapper" -DKokkos_ROOT="$kk_install" >/dev/null
+cmake --build "$build/check-build" -j "$jobs" >/dev/null
+exec "$build/check-build/gpu_check" "$batch" "$iters"

@@ -1,0 +1,252 @@
+// The fused Kokkos kernels against the plain reference, and the properties the trainer relies
+// on: exact centre crop, exact 90-degree rotation, flux conservation, noise level,
+// determinism per key and independence of the batch composition.
+// torch (built with glog here) defines CHECK*; doctest's must win, so torch comes first.
+#include <torch/types.h>
+#undef CHECK
+#undef CHECK_EQ
+#undef CHECK_NE
+#undef CHECK_LT
+#undef CHECK_LE
+#undef CHECK_GT
+#undef CHECK_GE
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/augment.hpp"
+#include "kernels/reference.hpp"
+#include "skyssl/core/error.hpp"
+#include "skyssl/core/philox.hpp"
+
+using namespace skyssl;
+using namespace skyssl::kernels;
+
+namespace {
+
+struct batch {
+  torch::Tensor images, ids, ebv, psf;
+};
+
+// Galaxies as elliptical Gaussian blobs on a noisy sky, all from Philox (no global RNG).
+batch make_batch(int n, int c, int size, std::uint64_t seed, float sky_noise = 0.003f,
+                 std::int64_t first_id = 100) {
+  batch b;
+  b.images = torch::empty({n, c, size, size}, torch::kFloat32);
+  b.ids = torch::arange(first_id, first_id + n, torch::kInt64);
+  b.ebv = torch::empty({n}, torch::kFloat32);
+  b.psf = torch::empty({n, c}, torch::kFloat32);
+  float* px = b.images.data_ptr<float>();
+  for (int i = 0; i < n; ++i) {
+    rng::stream_key k{seed, 0, static_cast<std::uint64_t>(i), 0, rng::user};
+    auto u = rng::draw(k, 0);
+    const float sx = 1.5f + 3 * rng::to_unit_float(u.v[0]),
+                sy = 1.0f + 2 * rng::to_unit_float(u.v[1]);
+    const float ang = 3.1f * rng::to_unit_float(u.v[2]);
+    b.ebv[i] = 0.1f * rng::to_unit_float(u.v[3]);
+    for (int ch = 0; ch < c; ++ch) b.psf[i][ch] = ch == 1 ? NAN : 1.0f + 0.1f * ch;
+    for (int ch = 0; ch < c; ++ch)
+      for (int y = 0; y < size; ++y)
+        for (int x = 0; x < size; ++x) {
+          const float dy = y - 0.5f * size + 2, dx = x - 0.5f * size;
+          const float a = std::cos(ang) * dx + std::sin(ang) * dy;
+          const float d = -std::sin(ang) * dx + std::cos(ang) * dy;
+          const std::size_t idx = ((static_cast<std::size_t>(i) * c + ch) * size + y) * size + x;
+          float z[4];
+          noise_block(rng::stream_key{seed, 1, static_cast<std::uint64_t>(i), 0, rng::user},
+                      static_cast<std::uint32_t>(idx / 4), z);
+          px[idx] = (0.2f + 0.1f * ch) * std::exp(-0.5f * (a * a / (sx * sx) + d * d / (sy * sy))) +
+                    sky_noise * z[idx % 4];
+        }
+  }
+  return b;
+}
+
+augment_config small_decals(int crop = 32) {
+  auto c = augment_config::decals();
+  c.input_size = 0;
+  c.crop_h = c.crop_w = crop;
+  return c;
+}
+
+augment_config all_off(augment_config c) {
+  c.reddening = c.flips = c.rotation = c.scale = c.blur = c.jitter = c.noise = c.stretch = false;
+  return c;
+}
+
+reference::image sample_of(const torch::Tensor& t, int i) {
+  return reference::from_buffer(t[i].contiguous().data_ptr<float>(), static_cast<int>(t.size(1)),
+                                static_cast<int>(t.size(2)), static_cast<int>(t.size(3)));
+}
+
+double max_diff(const reference::image& a, const torch::Tensor& t) {
+  const float* p = t.data_ptr<float>();
+  double m = 0;
+  for (std::size_t i = 0; i < a.px.size(); ++i) m = std::max(m, std::fabs(double(a.px[i]) - p[i]));
+  return m;
+}
+
+void check_against_reference(const augment_config& cfg, const batch& b, std::uint64_t seed,
+                             std::int64_t epoch, double tol) {
+  const auto v = augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, seed, epoch);
+  REQUIRE(v.view1.sizes() ==
+          torch::IntArrayRef{b.images.size(0), cfg.bands, cfg.crop_h, cfg.crop_w});
+  for (int i = 0; i < b.images.size(0); ++i)
+    for (int view = 0; view < 2; ++view) {
+      const auto ref = reference::augment_view(
+          cfg, sample_of(b.images, i), static_cast<std::uint64_t>(b.ids[i].item<std::int64_t>()),
+          b.ebv[i].item<float>(), b.psf[i].contiguous().data_ptr<float>(), seed, epoch, view);
+      const auto got = (view == 0 ? v.view1 : v.view2)[i].contiguous();
+      CAPTURE(i);
+      CAPTURE(view);
+      CHECK(max_diff(ref, got) < tol);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("fused kernels equal the plain reference (DECaLS chain, with and without stretch)") {
+  const auto b = make_batch(4, 3, 56, 11);
+  auto cfg = small_decals(32);
+  check_against_reference(cfg, b, 5, 2, 2e-5);
+  cfg.stretch = false;
+  check_against_reference(cfg, b, 6, 0, 2e-5);
+  cfg.noise_from = noise_source::config;
+  cfg.catalogue_noise[0] = 0.002f;
+  check_against_reference(cfg, b, 6, 1, 2e-5);
+}
+
+TEST_CASE("fused kernels equal the reference: SDSS subset, 5 bands, odd sizes and crop % 4 != 0") {
+  auto cfg = augment_config::sdss();
+  cfg.input_size = 0;
+  cfg.crop_h = 21;
+  cfg.crop_w = 30;
+  check_against_reference(cfg, make_batch(3, 5, 43, 12), 9, 4, 2e-5);
+  cfg.blur = cfg.scale = true;  // blur on a non-square, non-multiple-of-4 crop
+  check_against_reference(cfg, make_batch(2, 5, 43, 13), 9, 5, 2e-5);
+}
+
+TEST_CASE("every step off: both views are exactly the centre crop") {
+  const auto b = make_batch(3, 3, 57, 21);  // odd H - h: integer offset (57-32)/2 = 12
+  const auto cfg = all_off(small_decals(32));
+  const auto v = augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 1, 0);
+  const auto crop = b.images.slice(2, 12, 44).slice(3, 12, 44);
+  CHECK(torch::equal(v.view1, crop));
+  CHECK(torch::equal(v.view2, crop));
+  CHECK(torch::equal(center_crop(cfg, b.images), crop));
+}
+
+TEST_CASE("rotation by 90 and 180 degrees is an exact transpose-flip") {
+  const auto b = make_batch(2, 3, 56, 22);
+  auto cfg = all_off(small_decals(32));
+  cfg.rotation = true;
+  cfg.angle_min = cfg.angle_max = 90;
+  const auto crop = center_crop(cfg, b.images);
+  const auto v = augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 1, 0);
+  // out[y][x] = crop[h-1-x][y]
+  CHECK(torch::equal(v.view1, crop.flip({2}).transpose(2, 3)));
+  cfg.angle_min = cfg.angle_max = 180;
+  const auto v2 = augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 1, 0);
+  CHECK(torch::equal(v2.view2, crop.flip({2, 3})));
+}
+
+TEST_CASE("blur conserves flux and widens the profile") {
+  const auto b = make_batch(3, 3, 64, 23, 0.0f);
+  auto cfg = all_off(small_decals(40));
+  cfg.blur = true;
+  cfg.psf_fwhm_fallback = 0;
+  auto psf = torch::full({3, 3}, NAN, torch::kFloat32);
+  for (int k = 0; k < 3; ++k) cfg.blur_sigma_min[k] = cfg.blur_sigma_max[k] = 2.0f;
+  const auto crop = center_crop(cfg, b.images);
+  const auto v = augment_two_views(cfg, b.images, b.ids, b.ebv, psf, 3, 0);
+  const auto f0 = crop.sum({2, 3}), f1 = v.view1.sum({2, 3});
+  CHECK(((f1 - f0).abs() / f0).max().item<float>() < 1e-5f);
+  CHECK((v.view1.amax({2, 3}) < 0.9 * crop.amax({2, 3})).all().item<bool>());
+}
+
+TEST_CASE("noise has the requested standard deviation, in quadrature with the image's own") {
+  auto cfg = all_off(small_decals(32));
+  cfg.noise = true;
+  for (int k = 0; k < 3; ++k) cfg.noise_sigma_min[k] = cfg.noise_sigma_max[k] = 0.05f;
+  // Pure sky with its own noise 0.03: the output must have std sqrt(0.03^2 + 0.04^2) = 0.05.
+  batch sky = make_batch(16, 3, 48, 24, 0.03f);
+  sky.images = sky.images - make_batch(16, 3, 48, 24, 0.0f).images;  // the same sky, no galaxy
+  const auto v = augment_two_views(cfg, sky.images, sky.ids, sky.ebv, sky.psf, 8, 0);
+  const auto sd = torch::cat({v.view1, v.view2}).transpose(0, 1).reshape({3, -1}).std(1);
+  for (int k = 0; k < 3; ++k) CHECK(sd[k].item<float>() == doctest::Approx(0.05).epsilon(0.03));
+  // Own noise already above the target: nothing is added.
+  cfg.noise_sigma_min[0] = cfg.noise_sigma_max[0] = 0.02f;
+  const auto v2 = augment_two_views(cfg, sky.images, sky.ids, sky.ebv, sky.psf, 8, 0);
+  CHECK(torch::equal(v2.view1[0][0], center_crop(cfg, sky.images)[0][0]));
+  // Added noise alone (no own noise): std = target.
+  cfg.noise_from = noise_source::config;
+  cfg.noise_sigma_min[0] = cfg.noise_sigma_max[0] = 0.05f;
+  const auto zero = torch::zeros_like(sky.images);
+  const auto v3 = augment_two_views(cfg, zero, sky.ids, sky.ebv, sky.psf, 8, 0);
+  CHECK(v3.view1.std().item<float>() == doctest::Approx(0.05).epsilon(0.02));
+  CHECK(std::fabs(v3.view1.mean().item<float>()) < 0.002);
+}
+
+TEST_CASE("same key gives the same views; seed, epoch, view and id each change them") {
+  const auto b = make_batch(4, 3, 56, 25);
+  const auto cfg = small_decals(32);
+  const auto a = augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 42, 3);
+  const auto again = augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 42, 3);
+  CHECK(torch::equal(a.view1, again.view1));
+  CHECK(torch::equal(a.view2, again.view2));
+  auto differs = [](const torch::Tensor& x, const torch::Tensor& y) {
+    return (x - y).abs().amax({1, 2, 3}).gt(1e-4).all().item<bool>();
+  };
+  CHECK(differs(a.view1, a.view2));
+  CHECK(differs(a.view1, augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 43, 3).view1));
+  CHECK(differs(a.view1, augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 42, 4).view1));
+  CHECK(
+      differs(a.view1, augment_two_views(cfg, b.images, b.ids + 1000, b.ebv, b.psf, 42, 3).view1));
+  CHECK(
+      differs(a.view1, augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 1ull << 40, 3).view1));
+}
+
+TEST_CASE("a sample's views do not depend on the batch: permutation and 2- or 4-way slices") {
+  const auto b = make_batch(8, 3, 56, 26);
+  const auto cfg = small_decals(32);
+  const auto whole = augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 7, 1);
+  const auto perm = torch::tensor(std::vector<std::int64_t>{5, 2, 7, 0, 3, 6, 1, 4});
+  const auto p = augment_two_views(cfg, b.images.index_select(0, perm), b.ids.index_select(0, perm),
+                                   b.ebv.index_select(0, perm), b.psf.index_select(0, perm), 7, 1);
+  CHECK(torch::equal(p.view1, whole.view1.index_select(0, perm)));
+  CHECK(torch::equal(p.view2, whole.view2.index_select(0, perm)));
+  for (int ranks : {2, 4}) {
+    std::vector<torch::Tensor> v1, v2;
+    const int per = 8 / ranks;
+    for (int r = 0; r < ranks; ++r) {
+      auto s = [&](const torch::Tensor& t) {
+        return t.slice(0, r * per, (r + 1) * per).contiguous();
+      };
+      const auto part = augment_two_views(cfg, s(b.images), s(b.ids), s(b.ebv), s(b.psf), 7, 1);
+      v1.push_back(part.view1);
+      v2.push_back(part.view2);
+    }
+    CAPTURE(ranks);
+    CHECK(torch::equal(torch::cat(v1), whole.view1));
+    CHECK(torch::equal(torch::cat(v2), whole.view2));
+  }
+}
+
+TEST_CASE("tensor checks name the argument at fault") {
+  const auto b = make_batch(2, 3, 56, 27);
+  const auto cfg = small_decals(32);
+  CHECK_THROWS_WITH_AS(
+      augment_two_views(cfg, b.images.to(torch::kFloat64), b.ids, b.ebv, b.psf, 1, 0),
+      doctest::Contains("images has dtype"), data_error);
+  CHECK_THROWS_WITH_AS(augment_two_views(cfg, b.images.transpose(2, 3), b.ids, b.ebv, b.psf, 1, 0),
+                       doctest::Contains("not contiguous"), data_error);
+  CHECK_THROWS_WITH_AS(
+      augment_two_views(cfg, b.images, b.ids.to(torch::kInt32), b.ebv, b.psf, 1, 0),
+      doctest::Contains("ids"), data_error);
+  CHECK_THROWS_WITH_AS(
+      augment_two_views(cfg, b.images.slice(1, 0, 2).contiguous(), b.ids, b.ebv, b.psf, 1, 0),
+      doctest::Contains("channels"), data_error);
+  CHECK_THROWS_WITH_AS(augment_two_views(cfg, b.images, b.ids.slice(0, 0, 1), b.ebv, b.psf, 1, 0),
+                       doctest::Contains("ids (1)"), data_error);
+}
