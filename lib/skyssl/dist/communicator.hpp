@@ -1,11 +1,16 @@
 #pragma once
 // The one interface through which ranks talk. Backends: MPI (CPU tensors, any MPI
-// implementation) and NCCL (CUDA tensors, bootstrapped over MPI). Nothing outside lib/dist
-// includes mpi.h or nccl.h.
+// implementation), NCCL (CUDA tensors, bootstrapped over MPI) and local (a world of one, no
+// MPI at all, for tests and single-process tools). Nothing outside lib/dist includes mpi.h or
+// nccl.h. See docs/distributed.md.
 #include <torch/types.h>
 
 #include <memory>
 #include <string>
+
+namespace skyssl {
+class config;
+}
 
 namespace skyssl::dist {
 
@@ -20,10 +25,32 @@ class runtime {
   int rank() const { return rank_; }
   int world() const { return world_; }
   int local_rank() const { return local_rank_; }
+  // The MPI thread level granted (MPI_THREAD_FUNNELED requested; see runtime.cpp).
+  int thread_level() const { return thread_level_; }
 
  private:
-  int rank_ = 0, world_ = 1, local_rank_ = 0;
+  int rank_ = 0, world_ = 1, local_rank_ = 0, thread_level_ = 0;
   bool owns_ = false;
+};
+
+// The [dist] section of the config, as a plain struct.
+struct options {
+  std::string backend = "auto";  // dist.backend: mpi | nccl | auto | local
+  double bucket_mb = 25.0;       // dist.bucket_mb: gradient bucket size
+  std::int64_t check_every = 0;  // dist.check_every: steps between consistency checks (0: off)
+  double timeout_s = 0.0;        // dist.timeout_s: collective watchdog (0: off, block forever)
+
+  static options from_config(const config& cfg);
+};
+
+// A collective started but not necessarily finished (see communicator::start_all_reduce_sum).
+class pending_op {
+ public:
+  virtual ~pending_op() = default;
+  // Drive progress without blocking; true once the operation has completed.
+  virtual bool test() = 0;
+  // Block until complete (or throw dist_error when the watchdog deadline passes).
+  virtual void wait() = 0;
 };
 
 class communicator {
@@ -36,17 +63,37 @@ class communicator {
   virtual void all_reduce_sum(torch::Tensor& t) = 0;
   // In place, sum then divide by world size.
   void all_reduce_mean(torch::Tensor& t);
+  // Start an in-place sum over ranks and return at once where the backend allows (MPI:
+  // MPI_Iallreduce; NCCL: its stream). `t` must stay alive and untouched until the returned
+  // op completes. Every rank must start its operations in the same order. The default
+  // implementation is blocking and returns a completed op.
+  virtual std::unique_ptr<pending_op> start_all_reduce_sum(torch::Tensor& t);
   // Concatenation along dim 0 of every rank's tensor, in rank order. Shapes must match.
+  // A 0-d tensor gathers into a 1-d tensor of length world().
   virtual torch::Tensor all_gather(const torch::Tensor& t) = 0;
   // In place, from root.
   virtual void broadcast(torch::Tensor& t, int root) = 0;
   virtual void barrier() = 0;
   // Take every rank down now with this message; never returns.
   [[noreturn]] virtual void abort(const std::string& message, int exit_code) = 0;
+  // Collectives not complete after this many seconds throw dist_error naming the collective
+  // (0: wait forever). Backends without a watchdog ignore it.
+  virtual void set_timeout(double seconds) { timeout_s_ = seconds; }
+  double timeout() const { return timeout_s_; }
+
+ protected:
+  double timeout_s_ = 0.0;
 };
 
-// backend: "mpi", "nccl", or "auto" (NCCL when built with it and a GPU is visible, else MPI).
+// backend: "mpi", "nccl", "auto" (NCCL when built with it, a CUDA device is visible and
+// LibTorch can hold CUDA tensors, else MPI) or "local" (world of one, no MPI needed).
+// "mpi", "nccl" and "auto" need a live dist::runtime.
 std::unique_ptr<communicator> make_communicator(const std::string& backend);
+// The same, also applying options.timeout_s.
+std::unique_ptr<communicator> make_communicator(const options& opts);
+
+// What "auto" resolves to in this process ("mpi" or "nccl").
+std::string resolve_backend(const std::string& backend);
 
 // True when the NCCL backend was compiled in.
 bool nccl_available();

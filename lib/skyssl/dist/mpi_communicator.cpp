@@ -3,7 +3,11 @@
 #include <fmt/format.h>
 #include <mpi.h>
 
+#include <chrono>
+#include <climits>
 #include <cstdlib>
+#include <thread>
+#include <vector>
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
@@ -13,11 +17,18 @@ namespace {
 
 MPI_Datatype mpi_type(const torch::Tensor& t) {
   switch (t.scalar_type()) {
-    case torch::kFloat32: return MPI_FLOAT;
-    case torch::kFloat64: return MPI_DOUBLE;
-    case torch::kInt64: return MPI_INT64_T;
-    case torch::kInt32: return MPI_INT32_T;
-    case torch::kUInt8: return MPI_UINT8_T;
+    case torch::kFloat32:
+      return MPI_FLOAT;
+    case torch::kFloat64:
+      return MPI_DOUBLE;
+    case torch::kInt64:
+      return MPI_INT64_T;
+    case torch::kInt32:
+      return MPI_INT32_T;
+    case torch::kUInt8:
+      return MPI_UINT8_T;
+    case torch::kInt8:
+      return MPI_INT8_T;
     default:
       throw dist_error(fmt::format("MPI communicator: unsupported dtype {}",
                                    std::string(c10::toString(t.scalar_type()))));
@@ -34,11 +45,84 @@ void check(int rc, const char* what) {
 }
 
 void require_cpu_contiguous(const torch::Tensor& t, const char* what) {
+  if (!t.defined()) throw dist_error(fmt::format("{}: undefined tensor", what));
   if (!t.device().is_cpu())
-    throw dist_error(fmt::format("{}: the MPI backend takes CPU tensors (got {})", what,
-                                 t.device().str()));
+    throw dist_error(
+        fmt::format("{}: the MPI backend takes CPU tensors (got {})", what, t.device().str()));
   if (!t.is_contiguous()) throw dist_error(fmt::format("{}: tensor must be contiguous", what));
 }
+
+int checked_count(const torch::Tensor& t, const char* what) {
+  // MPI-3 counts are int; bigger tensors are split by the callers that can (all_reduce).
+  if (t.numel() > INT_MAX)
+    throw dist_error(
+        fmt::format("{}: {} elements exceed the MPI count limit {}", what, t.numel(), INT_MAX));
+  return static_cast<int>(t.numel());
+}
+
+std::string describe(const torch::Tensor& t) {
+  return fmt::format("{} x {}", t.numel(), std::string(c10::toString(t.scalar_type())));
+}
+
+// The watchdog: with a deadline, poll MPI_Test instead of blocking in MPI_Wait, so a rank
+// whose peer died or stalled outside MPI reports which collective never completed instead of
+// hanging until the job's wall-clock limit. Standard MPI-3 only (works with Cray MPICH).
+void wait_request(MPI_Request& req, double timeout_s, const std::string& what) {
+  if (timeout_s <= 0) {
+    check(MPI_Wait(&req, MPI_STATUS_IGNORE), what.c_str());
+    return;
+  }
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + std::chrono::duration<double>(timeout_s);
+  for (long spins = 0;; ++spins) {
+    int done = 0;
+    check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), what.c_str());
+    if (done) return;
+    // Yield after a short spin: on oversubscribed nodes a busy rank starves its peers.
+    if (spins > 64) std::this_thread::yield();
+    if ((spins & 255) == 0 && clock::now() > deadline)
+      throw dist_error(fmt::format(
+          "dist watchdog: {} did not complete within dist.timeout_s = {} s on rank {}; another "
+          "rank has died, stalled outside the collective, or called a different collective",
+          what, timeout_s, log::rank()));
+  }
+}
+
+class mpi_pending final : public pending_op {
+ public:
+  mpi_pending(MPI_Request req, double timeout_s, std::string what)
+      : req_(req), timeout_s_(timeout_s), what_(std::move(what)) {}
+  ~mpi_pending() override {
+    // An abandoned request (an exception unwound past it) must still complete before its
+    // buffer dies; MPI_Wait here is the least bad choice, and the watchdog bounds it.
+    if (req_ != MPI_REQUEST_NULL) {
+      try {
+        wait_request(req_, timeout_s_, what_);
+      } catch (...) {
+      }
+    }
+  }
+  bool test() override {
+    if (req_ == MPI_REQUEST_NULL) return true;
+    int done = 0;
+    check(MPI_Test(&req_, &done, MPI_STATUS_IGNORE), what_.c_str());
+    return done != 0;
+  }
+  void wait() override {
+    if (req_ != MPI_REQUEST_NULL) wait_request(req_, timeout_s_, what_);
+  }
+
+ private:
+  MPI_Request req_;
+  double timeout_s_;
+  std::string what_;
+};
+
+class done_op final : public pending_op {
+ public:
+  bool test() override { return true; }
+  void wait() override {}
+};
 
 class mpi_communicator final : public communicator {
  public:
@@ -52,9 +136,36 @@ class mpi_communicator final : public communicator {
 
   void all_reduce_sum(torch::Tensor& t) override {
     require_cpu_contiguous(t, "all_reduce");
-    check(MPI_Allreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), mpi_type(t),
-                        MPI_SUM, MPI_COMM_WORLD),
-          "MPI_Allreduce");
+    (void)mpi_type(t);  // reject unsupported dtypes at any world size
+    if (world_ == 1 || t.numel() == 0) return;
+    // Split past the int count limit; each chunk is one collective, same order on all ranks.
+    const std::int64_t n = t.numel();
+    const std::int64_t elem = t.element_size();
+    for (std::int64_t off = 0; off < n; off += INT_MAX) {
+      const int count = static_cast<int>(std::min<std::int64_t>(INT_MAX, n - off));
+      void* ptr = static_cast<char*>(t.data_ptr()) + off * elem;
+      if (timeout_s_ <= 0) {
+        check(MPI_Allreduce(MPI_IN_PLACE, ptr, count, mpi_type(t), MPI_SUM, MPI_COMM_WORLD),
+              "MPI_Allreduce");
+      } else {
+        MPI_Request req;
+        check(MPI_Iallreduce(MPI_IN_PLACE, ptr, count, mpi_type(t), MPI_SUM, MPI_COMM_WORLD, &req),
+              "MPI_Iallreduce");
+        wait_request(req, timeout_s_, "all_reduce_sum (MPI_Iallreduce of " + describe(t) + ")");
+      }
+    }
+  }
+
+  std::unique_ptr<pending_op> start_all_reduce_sum(torch::Tensor& t) override {
+    require_cpu_contiguous(t, "start_all_reduce_sum");
+    (void)mpi_type(t);
+    if (world_ == 1) return std::make_unique<done_op>();
+    MPI_Request req;
+    check(MPI_Iallreduce(MPI_IN_PLACE, t.data_ptr(), checked_count(t, "start_all_reduce_sum"),
+                         mpi_type(t), MPI_SUM, MPI_COMM_WORLD, &req),
+          "MPI_Iallreduce");
+    return std::make_unique<mpi_pending>(
+        req, timeout_s_, "start_all_reduce_sum (MPI_Iallreduce of " + describe(t) + ")");
   }
 
   torch::Tensor all_gather(const torch::Tensor& t_in) override {
@@ -64,22 +175,48 @@ class mpi_communicator final : public communicator {
     if (shape.empty()) shape.push_back(1);
     shape[0] *= world_;
     torch::Tensor out = torch::empty(shape, t.options());
-    check(MPI_Allgather(t.data_ptr(), static_cast<int>(t.numel()), mpi_type(t), out.data_ptr(),
-                        static_cast<int>(t.numel()), mpi_type(t), MPI_COMM_WORLD),
-          "MPI_Allgather");
+    const int count = checked_count(t, "all_gather");
+    if (timeout_s_ <= 0) {
+      check(MPI_Allgather(t.data_ptr(), count, mpi_type(t), out.data_ptr(), count, mpi_type(t),
+                          MPI_COMM_WORLD),
+            "MPI_Allgather");
+    } else {
+      MPI_Request req;
+      check(MPI_Iallgather(t.data_ptr(), count, mpi_type(t), out.data_ptr(), count, mpi_type(t),
+                           MPI_COMM_WORLD, &req),
+            "MPI_Iallgather");
+      wait_request(req, timeout_s_, "all_gather (MPI_Iallgather of " + describe(t) + ")");
+    }
     return out;
   }
 
   void broadcast(torch::Tensor& t, int root) override {
     require_cpu_contiguous(t, "broadcast");
-    check(MPI_Bcast(t.data_ptr(), static_cast<int>(t.numel()), mpi_type(t), root, MPI_COMM_WORLD),
-          "MPI_Bcast");
+    if (root < 0 || root >= world_)
+      throw dist_error(fmt::format("broadcast: root {} outside world of {}", root, world_));
+    const int count = checked_count(t, "broadcast");
+    if (timeout_s_ <= 0) {
+      check(MPI_Bcast(t.data_ptr(), count, mpi_type(t), root, MPI_COMM_WORLD), "MPI_Bcast");
+    } else {
+      MPI_Request req;
+      check(MPI_Ibcast(t.data_ptr(), count, mpi_type(t), root, MPI_COMM_WORLD, &req), "MPI_Ibcast");
+      wait_request(req, timeout_s_, "broadcast (MPI_Ibcast of " + describe(t) + ")");
+    }
   }
 
-  void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+  void barrier() override {
+    if (timeout_s_ <= 0) {
+      check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+    } else {
+      MPI_Request req;
+      check(MPI_Ibarrier(MPI_COMM_WORLD, &req), "MPI_Ibarrier");
+      wait_request(req, timeout_s_, "barrier (MPI_Ibarrier)");
+    }
+  }
 
   [[noreturn]] void abort(const std::string& message, int exit_code) override {
     log::write_error(message);
+    std::fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, exit_code);
     std::_Exit(exit_code);
   }

@@ -1,11 +1,17 @@
+#include <fmt/format.h>
 #include <mpi.h>
 
 #include <cstdlib>
 
+#include "skyssl/core/config.hpp"
+#include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
 #include "skyssl/dist/communicator.hpp"
+#include "skyssl/dist/local_communicator.hpp"
 #include "skyssl/dist/mpi_communicator.hpp"
-#include "skyssl/core/error.hpp"
+#ifdef SKYSSL_HAVE_NCCL
+#include "skyssl/dist/nccl_communicator.hpp"
+#endif
 
 namespace skyssl::dist {
 
@@ -13,10 +19,14 @@ runtime::runtime(int* argc, char*** argv) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
-    int provided = 0;
-    // FUNNELED: only the main thread calls MPI; prefetch threads do plain I/O.
-    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+    // FUNNELED: only the main thread calls MPI. Prefetch threads do plain I/O, and the
+    // gradient bucketer starts MPI_Iallreduce from autograd hooks only when they run on the
+    // thread that owns it (on CPU, LibTorch runs backward on the calling thread: checked by
+    // tests/mpi/dist/test_bucketer.cpp); otherwise it defers the launch to finish().
+    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &thread_level_);
     owns_ = true;
+  } else {
+    MPI_Query_thread(&thread_level_);
   }
   // Errors come back as return codes so they surface as dist_error with a message.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -40,16 +50,71 @@ void communicator::all_reduce_mean(torch::Tensor& t) {
   if (world() > 1) t.div_(world());
 }
 
+namespace {
+class completed_op final : public pending_op {
+ public:
+  bool test() override { return true; }
+  void wait() override {}
+};
+}  // namespace
+
+std::unique_ptr<pending_op> communicator::start_all_reduce_sum(torch::Tensor& t) {
+  all_reduce_sum(t);
+  return std::make_unique<completed_op>();
+}
+
 #ifndef SKYSSL_HAVE_NCCL
 bool nccl_available() { return false; }
 #endif
 
+std::string resolve_backend(const std::string& backend) {
+  if (backend == "mpi" || backend == "nccl" || backend == "local") return backend;
+  if (backend != "auto")
+    throw config_error("dist.backend must be 'mpi', 'nccl', 'auto' or 'local', got '" + backend +
+                       "'");
+#ifdef SKYSSL_HAVE_NCCL
+  // NCCL only pays off when the tensors live on the GPU: a CPU-only LibTorch keeps them on
+  // the host even on a GPU node.
+  if (cuda_device_count() > 0 && at::hasCUDA()) return "nccl";
+#endif
+  return "mpi";
+}
+
 std::unique_ptr<communicator> make_communicator(const std::string& backend) {
-  if (backend == "mpi" || (backend == "auto" && !nccl_available())) return make_mpi_communicator();
-  if (backend == "nccl" && !nccl_available())
-    throw config_error("dist.backend = 'nccl' but this build has no NCCL backend");
-  if (backend == "auto" || backend == "nccl") return make_mpi_communicator();  // TODO(dist): NCCL
-  throw config_error("dist.backend must be 'mpi', 'nccl' or 'auto', got '" + backend + "'");
+  const std::string b = resolve_backend(backend);
+  if (b == "local") return std::make_unique<local_communicator>();
+  if (b == "mpi") return make_mpi_communicator();
+#ifdef SKYSSL_HAVE_NCCL
+  return make_nccl_communicator();
+#else
+  throw config_error(
+      "dist.backend = 'nccl' but this build has no NCCL backend (configure with "
+      "NCCL and the CUDA runtime under CUDA_HOME or /usr/local/cuda)");
+#endif
+}
+
+std::unique_ptr<communicator> make_communicator(const options& opts) {
+  auto comm = make_communicator(opts.backend);
+  comm->set_timeout(opts.timeout_s);
+  return comm;
+}
+
+options options::from_config(const config& cfg) {
+  options o;
+  o.backend = cfg.get_string("dist.backend", o.backend);
+  if (o.backend != "mpi" && o.backend != "nccl" && o.backend != "auto" && o.backend != "local")
+    throw config_error(
+        fmt::format("dist.backend must be 'mpi', 'nccl', 'auto' or 'local', got '{}'", o.backend));
+  o.bucket_mb = cfg.get_double("dist.bucket_mb", o.bucket_mb);
+  check_positive("dist.bucket_mb", o.bucket_mb);
+  o.check_every = cfg.get_int("dist.check_every", o.check_every);
+  if (o.check_every < 0)
+    throw config_error(
+        fmt::format("dist.check_every must be >= 0 (0 = off), got {}", o.check_every));
+  o.timeout_s = cfg.get_double("dist.timeout_s", o.timeout_s);
+  if (o.timeout_s < 0)
+    throw config_error(fmt::format("dist.timeout_s must be >= 0 (0 = off), got {}", o.timeout_s));
+  return o;
 }
 
 }  // namespace skyssl::dist
