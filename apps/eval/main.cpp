@@ -109,7 +109,9 @@ int run(const cli_args& a) {
   const auto dopts = data::parse_data_options(cfg, "data");
   const data::archive ar(dopts.archive);
   const auto augment = kernels::augment_config_from(cfg, "augment");
-  const auto mopts = model::resnet_options_from(cfg, "model", ar.channels());
+  auto mopts = model::resnet_options_from(cfg, "model", ar.channels());
+  // The saved query encoder carries the MoCo projection head, sized by moco.dim.
+  mopts.head_dim = static_cast<int>(cfg.get_int("moco.dim", 128));
   const std::uint64_t seed = static_cast<std::uint64_t>(cfg.get_int("train.seed", 0));
 
   model::resnet trained(mopts);

@@ -1,0 +1,34 @@
+#pragma once
+// MoCo v2 hyper-parameters, read from config section "moco".
+#include <cstdint>
+#include <string>
+
+namespace skyssl {
+class config;
+}
+
+namespace skyssl::moco {
+
+struct moco_options {
+  std::int64_t K = 65536;  // queue length (negatives)
+  double m = 0.999;        // key encoder momentum
+  double T = 0.2;          // softmax temperature
+  std::int64_t dim = 128;  // projection (feature) dimension
+  // Images per BatchNorm statistics group; 0 = the whole per-rank batch. Each rank encodes its
+  // batch in chunks of bn_group, so one rank with bn_group = B and global batch R*B computes
+  // what R ranks with batch B compute.
+  std::int64_t bn_group = 0;
+  bool shuffle_bn = true;  // shuffle keys across the global batch before the key encoder
+  std::uint64_t seed = 0;  // keys the queue initialisation and the shuffle permutations
+};
+
+moco_options moco_options_from(const skyssl::config& cfg, const std::string& section,
+                               std::uint64_t seed);
+
+// Throws config_error naming moco.K and the global batch unless K % global_batch == 0
+// (the enqueue writes whole global batches and wraps exactly at K).
+void check_queue_fits(std::int64_t K, std::int64_t global_batch);
+// The per-rank BN group for a local batch; throws naming moco.bn_group unless it divides it.
+std::int64_t resolve_bn_group(std::int64_t bn_group, std::int64_t local_batch);
+
+}  // namespace skyssl::moco

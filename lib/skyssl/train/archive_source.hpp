@@ -1,0 +1,42 @@
+#pragma once
+// The real input: this rank's slice of each global batch read by lib/data's shard_reader
+// (config section [data]) and augmented into two views by kernels/ (section [augment]).
+#include <memory>
+
+#include "kernels/augment_config.hpp"
+#include "skyssl/train/pipeline.hpp"
+
+namespace skyssl {
+class config;
+}
+namespace skyssl::data {
+class shard_reader;
+}
+
+namespace skyssl::train {
+
+// Views for the evaluation hook: centre crops and two augmented views of the same galaxies.
+struct eval_views {
+  torch::Tensor ids, center, view1, view2;
+};
+
+class archive_source final : public view_source {
+ public:
+  archive_source(const skyssl::config& cfg, std::uint64_t seed, std::int64_t global_batch, int rank,
+                 int world);
+  ~archive_source() override;
+  std::int64_t steps_per_epoch() const override;
+  int channels() const override;
+  void start(std::int64_t epoch, std::int64_t step) override;
+  view_batch next() override;
+  // This rank's share of `steps` global batches of epoch `epoch` (not used by training).
+  eval_views eval(std::int64_t epoch, std::int64_t steps);
+  const kernels::augment_config& augment() const { return augment_; }
+
+ private:
+  std::unique_ptr<data::shard_reader> reader_;
+  kernels::augment_config augment_;
+  std::uint64_t seed_;
+};
+
+}  // namespace skyssl::train

@@ -1,0 +1,28 @@
+#pragma once
+// End-of-training evaluation hook: backbone representations of centre crops (saved as
+// embeddings.pt) and view retrieval: for each galaxy's first view, is its own second view the
+// nearest (cosine) among all second views? Top-1 accuracy against chance 1/N.
+#include <filesystem>
+
+#include "skyssl/dist/communicator.hpp"
+#include "skyssl/model/resnet.hpp"
+#include "skyssl/train/archive_source.hpp"
+
+namespace skyssl::train {
+
+struct eval_result {
+  std::int64_t count = 0;  // galaxies (over all ranks)
+  double top1 = 0;         // view-retrieval top-1
+  double chance = 0;       // 1 / count
+};
+
+// L2-normalised backbone features (eval mode, no grad), in chunks of `chunk` rows.
+torch::Tensor embed(model::resnet& encoder, const torch::Tensor& images, std::int64_t chunk);
+// Top-1 of retrieving row i of b from row i of a by inner product (both normalised).
+double retrieval_top1(const torch::Tensor& a, const torch::Tensor& b);
+
+// Gathers all ranks' views, writes eval.json and embeddings.pt in run_dir on rank 0.
+eval_result evaluate(model::resnet& encoder, const eval_views& views, dist::communicator& comm,
+                     const std::filesystem::path& run_dir);
+
+}  // namespace skyssl::train

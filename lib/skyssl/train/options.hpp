@@ -1,0 +1,44 @@
+#pragma once
+// The [train] and [eval] sections as plain structs.
+#include <cstdint>
+#include <string>
+
+namespace skyssl {
+class config;
+}
+
+namespace skyssl::train {
+
+struct train_options {
+  std::int64_t epochs = 100;
+  std::int64_t global_batch = 256;  // images per step over all ranks
+  double base_lr = 0.03;            // learning rate per 256 images: lr = base_lr * global / 256
+  double momentum = 0.9;
+  double weight_decay = 1e-4;
+  double warmup_epochs = 5;  // linear warm-up, then cosine decay to 0
+  std::uint64_t seed = 0;
+  std::int64_t max_steps = 0;   // stop after this many steps in total (0: all epochs)
+  std::int64_t log_every = 10;  // steps between progress lines / metrics records
+  std::int64_t threads = 0;     // LibTorch intra-op threads per rank (0: LibTorch default)
+  std::int64_t prefetch = 2;    // batches prepared ahead by the pipeline thread (1-2)
+  std::string device = "cpu";   // cpu | cuda
+
+  double peak_lr() const { return base_lr * static_cast<double>(global_batch) / 256.0; }
+};
+
+struct eval_options {
+  bool enabled = true;       // run the evaluation hook at the end of training
+  std::int64_t count = 256;  // galaxies embedded / used for view retrieval
+};
+
+train_options train_options_from(const skyssl::config& cfg, const std::string& section);
+eval_options eval_options_from(const skyssl::config& cfg, const std::string& section);
+
+// Cosine schedule with linear warm-up over `warmup_steps`, for step in [0, total_steps).
+double learning_rate(double peak, std::int64_t step, std::int64_t warmup_steps,
+                     std::int64_t total_steps);
+
+// Per-rank batch: global / world, or config_error naming train.global_batch.
+std::int64_t local_batch_size(std::int64_t global_batch, int world);
+
+}  // namespace skyssl::train

@@ -1,0 +1,99 @@
+#include "skyssl/train/pipeline.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "skyssl/core/error.hpp"
+
+namespace skyssl::train {
+
+pipeline::pipeline(view_source& source, std::int64_t epoch, std::int64_t step, std::int64_t total,
+                   int depth)
+    : source_(source), depth_(depth < 1 ? 1 : depth) {
+  thread_ = std::thread([this, epoch, step, total] { run(epoch, step, total); });
+}
+
+pipeline::~pipeline() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void pipeline::run(std::int64_t epoch, std::int64_t step, std::int64_t total) {
+  try {
+    const std::int64_t spe = source_.steps_per_epoch();
+    source_.start(epoch, step);
+    for (std::int64_t i = 0; i < total; ++i) {
+      if (step == spe) {
+        ++epoch;
+        step = 0;
+        source_.start(epoch, step);
+      }
+      view_batch b = source_.next();
+      if (b.epoch != epoch || b.step != step)
+        throw error(fmt::format("input pipeline: expected epoch {} step {}, source gave {} {}",
+                                epoch, step, b.epoch, b.step));
+      ++step;
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait(lk, [&] { return stop_ || static_cast<int>(queue_.size()) < depth_; });
+      if (stop_) return;
+      queue_.push_back(std::move(b));
+      cv_.notify_all();
+    }
+  } catch (...) {
+    std::lock_guard<std::mutex> lk(mu_);
+    error_ = std::current_exception();
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  done_ = true;
+  cv_.notify_all();
+}
+
+view_batch pipeline::next() {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lk(mu_);
+  cv_.wait(lk, [&] { return !queue_.empty() || error_ || done_; });
+  wait_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!queue_.empty()) {
+    view_batch b = std::move(queue_.front());
+    queue_.pop_front();
+    cv_.notify_all();
+    return b;
+  }
+  if (error_) std::rethrow_exception(error_);
+  throw error("input pipeline: asked for a batch past the end of the planned steps");
+}
+
+tensor_source::tensor_source(torch::Tensor view1, torch::Tensor view2, std::int64_t local_batch)
+    : view1_(std::move(view1)), view2_(std::move(view2)), batch_(local_batch) {
+  if (batch_ < 1 || view1_.size(0) % batch_ != 0 || view1_.sizes() != view2_.sizes())
+    throw error(fmt::format("tensor_source: {} samples do not split into batches of {}",
+                            view1_.size(0), batch_));
+  steps_ = view1_.size(0) / batch_;
+}
+
+void tensor_source::start(std::int64_t epoch, std::int64_t step) {
+  epoch_ = epoch;
+  step_ = step;
+}
+
+view_batch tensor_source::next() {
+  view_batch b;
+  b.epoch = epoch_;
+  b.step = step_;
+  const std::int64_t s = step_ % steps_;
+  b.view1 = view1_.narrow(0, s * batch_, batch_);
+  b.view2 = view2_.narrow(0, s * batch_, batch_);
+  b.ids = torch::arange(s * batch_, (s + 1) * batch_, torch::kLong);
+  if (++step_ == steps_) {
+    step_ = 0;
+    ++epoch_;
+  }
+  return b;
+}
+
+}  // namespace skyssl::train

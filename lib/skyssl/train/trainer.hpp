@@ -1,0 +1,68 @@
+#pragma once
+// The single-rank-or-many trainer. All mutable training state lives in `train_state`, the unit
+// a checkpoint will save and restore (model, key encoder and queue inside the MoCo engine,
+// optimiser, position, config): nothing that matters lives in locals of the loop.
+#include <torch/types.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "skyssl/core/config.hpp"
+#include "skyssl/dist/communicator.hpp"
+#include "skyssl/moco/engine.hpp"
+#include "skyssl/train/options.hpp"
+#include "skyssl/train/pipeline.hpp"
+
+namespace torch::optim {
+class SGD;
+}
+namespace skyssl::dist {
+class gradient_bucketer;
+}
+
+namespace skyssl::train {
+
+struct train_state {
+  skyssl::config cfg;  // the resolved config the run was started with
+  train_options opts;
+  moco::moco_options moco_opts;
+  model::resnet_options model_opts;
+  std::unique_ptr<moco::engine> moco;  // encoder_q (+head), encoder_k, queue and its ptr
+  std::unique_ptr<torch::optim::SGD> optimizer;
+  // Averages gradients over ranks during backward (world > 1). Declared after `moco` so it is
+  // destroyed first: it holds hooks on the query encoder's parameters.
+  std::unique_ptr<dist::gradient_bucketer> grad_sync;
+  std::int64_t epoch = 0;        // position of the NEXT step to run
+  std::int64_t step = 0;         // within the epoch
+  std::int64_t global_step = 0;  // steps done since the start of training
+  std::int64_t steps_per_epoch = 0;
+
+  train_state();
+  ~train_state();
+  train_state(train_state&&);
+  train_state& operator=(train_state&&);
+};
+
+// Builds the state: seeds torch's global generator with train.seed on every rank, builds the
+// encoders, then broadcasts every parameter/buffer from rank 0. Reads [train], [model], [moco]
+// and dist.bucket_mb; with more than one rank, gradients are averaged by lib/dist's bucketer.
+train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int in_channels,
+                       std::int64_t steps_per_epoch);
+
+struct run_summary {
+  std::int64_t steps = 0;
+  double first_loss = 0, last_loss = 0;
+  double seconds = 0, wait_seconds = 0;
+};
+
+// Trains from state.epoch/state.step to the end (train.epochs, or train.max_steps in total),
+// reading from `source` through a pipeline thread. Writes metrics.jsonl in run_dir on rank 0.
+run_summary train(train_state& state, view_source& source, dist::communicator& comm,
+                  const std::filesystem::path& run_dir);
+
+// Writes weights.pt (query encoder + head, torchvision key names) and queue.pt (keys, ptr) in
+// run_dir (rank 0; every rank holds the same values).
+void save_weights(train_state& state, dist::communicator& comm,
+                  const std::filesystem::path& run_dir);
+
+}  // namespace skyssl::train
