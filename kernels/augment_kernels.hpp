@@ -214,11 +214,11 @@ void augment_two_views(const Exec& exec, const augment_config& cfg,
             float* dst = &pad(static_cast<std::size_t>(row) * Wp);
             const float vy = static_cast<float>(py - R + p.jy) - hc;
             const float gain = p.gain[b];
+            // Row constants of the affine map, hoisted (same rounding as cy + m00 vy + m01 vx).
+            const float ry = p.cy + p.m00 * vy, rx = p.cx + p.m10 * vy;
             Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, R - r, R + w + r), [&](int px) {
               const float vx = static_cast<float>(px - R + p.jx) - wc;
-              const float iy = p.cy + p.m00 * vy + p.m01 * vx;
-              const float ix = p.cx + p.m10 * vy + p.m11 * vx;
-              dst[px] = gain * detail::bilinear(plane, H, W, iy, ix);
+              dst[px] = gain * detail::bilinear_fast(plane, H, W, ry + p.m01 * vx, rx + p.m11 * vx);
             });
           });
           t.team_barrier();
@@ -244,10 +244,11 @@ void augment_two_views(const Exec& exec, const augment_config& cfg,
           // Phase 3: vertical blur, noise and stretch of a group of 4 pixels of every band, in
           // registers, written once to the output view.
           const rng::stream_key nk = noise_key(seed, epoch, id, view);
+          const float st_m = cfg.stretch_m, st_q = cfg.stretch_q, st_isq = 1.0f / sqrtf(st_q);
           Kokkos::parallel_for(Kokkos::TeamThreadRange(t, h), [&](int y) {
             Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, G), [&](int g) {
               const int m = w - 4 * g < 4 ? w - 4 * g : 4;
-              float v[max_bands][4];
+              float v[max_bands][4] = {};  // lanes j >= m stay 0 (stretched, not stored)
               for (int b = 0; b < C; ++b) {
                 const float* src = &hb((static_cast<std::size_t>(b) * Hp + R + y) * w + 4 * g);
                 detail::blur_group(src, w, &wts(b * (max_blur_radius + 1)), p.radius[b], m, v[b]);
@@ -258,13 +259,13 @@ void augment_two_views(const Exec& exec, const augment_config& cfg,
                   for (int j = 0; j < m; ++j) v[b][j] += sigma * z[j];
                 }
               }
-              for (int j = 0; j < m; ++j) {
-                float px[max_bands];
-                for (int b = 0; b < C; ++b) px[b] = v[b][j];
-                if (cfg.stretch)
-                  detail::stretch_pixel(px, C, cfg.stretch_scale, cfg.stretch_m, cfg.stretch_q);
-                for (int b = 0; b < C; ++b)
-                  out[(static_cast<std::size_t>(b) * h + y) * w + 4 * g + j] = px[b];
+              if (cfg.stretch) detail::stretch_group(v, C, cfg.stretch_scale, st_m, st_q, st_isq);
+              for (int b = 0; b < C; ++b) {
+                float* o = out + (static_cast<std::size_t>(b) * h + y) * w + 4 * g;
+                if (m == 4)  // constant trip count: one vector store
+                  for (int j = 0; j < 4; ++j) o[j] = v[b][j];
+                else
+                  for (int j = 0; j < m; ++j) o[j] = v[b][j];
               }
             });
           });
