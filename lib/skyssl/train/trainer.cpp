@@ -8,6 +8,7 @@
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
+#include "skyssl/dist/consistency.hpp"
 #include "skyssl/dist/gradient_bucketer.hpp"
 #include "skyssl/train/metrics.hpp"
 
@@ -39,6 +40,7 @@ train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int 
   s.moco_opts = moco::moco_options_from(cfg, "moco", s.opts.seed);
   s.model_opts.head_dim = static_cast<int>(s.moco_opts.dim);
   s.steps_per_epoch = steps_per_epoch;
+  s.check_every = dist::options::from_config(cfg).check_every;
   if (s.opts.threads > 0) torch::set_num_threads(static_cast<int>(s.opts.threads));
   const std::int64_t local = local_batch_size(s.opts.global_batch, comm.world());
   torch::Device device(torch::kCPU);
@@ -59,8 +61,8 @@ train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int 
   if (comm.world() > 1) {
     // Overlaps the all-reduce with backward; the engine calls finish() where it would reduce.
     const double bucket_mb = dist::options::from_config(cfg).bucket_mb;
-    s.grad_sync = std::make_unique<dist::gradient_bucketer>(
-        comm, s.moco->encoder_q()->parameters(), bucket_mb);
+    s.grad_sync = std::make_unique<dist::gradient_bucketer>(comm, s.moco->encoder_q()->parameters(),
+                                                            bucket_mb);
     auto* sync = s.grad_sync.get();
     s.moco->set_gradient_reducer([sync](std::vector<torch::Tensor>&) { sync->finish(); });
   }
@@ -110,6 +112,16 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
     if (s.step == spe) {
       ++s.epoch;
       s.step = 0;
+    }
+    if (s.check_every > 0 && s.global_step % s.check_every == 0) {
+      // Parameters and the queue must be bit-identical on every rank; BN running statistics
+      // legitimately differ (each rank sees its own chunks) and are left out.
+      dist::check_consistent(comm, s.moco->encoder_q()->parameters(), "query encoder weights",
+                             s.global_step);
+      dist::check_consistent(comm, s.moco->encoder_k()->parameters(), "key encoder weights",
+                             s.global_step);
+      dist::check_consistent(comm, {s.moco->queue().keys(), torch::tensor({s.moco->queue().ptr()})},
+                             "queue", s.global_step, {"keys", "ptr"});
     }
     if (s.global_step % o.log_every == 0 || i + 1 == remaining) {
       // Averages over all ranks: the record is the same whatever the rank count.

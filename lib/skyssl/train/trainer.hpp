@@ -36,6 +36,7 @@ struct train_state {
   std::int64_t step = 0;         // within the epoch
   std::int64_t global_step = 0;  // steps done since the start of training
   std::int64_t steps_per_epoch = 0;
+  std::int64_t check_every = 0;  // dist.check_every: steps between cross-rank checksums
 
   train_state();
   ~train_state();

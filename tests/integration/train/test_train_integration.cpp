@@ -113,8 +113,9 @@ TEST_CASE("1 rank and 2 ranks with the same global batch compute the same steps"
   fs::remove_all(r1);
   fs::remove_all(r2);
   REQUIRE(sh(train_cmd(r1, common)) == 0);
+  // dist.check_every=1: the ranks' weights and queues are compared after every step.
   REQUIRE(sh(fmt::format("{} -n 2 --oversubscribe {}", skyssl::test::mpiexec(),
-                         train_cmd(r2, common))) == 0);
+                         train_cmd(r2, common + " --set dist.check_every=1"))) == 0);
   auto m1 = read_metrics(r1), m2 = read_metrics(r2);
   REQUIRE(m1.size() == 4);
   REQUIRE(m2.size() == 4);
