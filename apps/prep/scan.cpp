@@ -32,7 +32,9 @@ void run_scan(const scan_args& a) {
   data::reader_options ro;
   ro.prefetch = a.prefetch;
   ro.check_finite = !a.no_check;
-  data::shard_reader reader(ao, ro, a.seed, a.batch, comm->rank(), comm->world());
+  auto reader_ptr =
+      std::make_unique<data::shard_reader>(ao, ro, a.seed, a.batch, comm->rank(), comm->world());
+  auto& reader = *reader_ptr;
   const std::int64_t steps = a.steps > 0 ? a.steps : reader.steps_per_epoch();
   const auto& ar = reader.source();
   const double mb_per_image =
