@@ -1,16 +1,7 @@
 // The fused Kokkos kernels against the plain reference, and the properties the trainer relies
 // on: exact centre crop, exact 90-degree rotation, flux conservation, noise level,
 // determinism per key and independence of the batch composition.
-// torch (built with glog here) defines CHECK*; doctest's must win, so torch comes first.
-#include <torch/types.h>
-#undef CHECK
-#undef CHECK_EQ
-#undef CHECK_NE
-#undef CHECK_LT
-#undef CHECK_LE
-#undef CHECK_GT
-#undef CHECK_GE
-#include <doctest/doctest.h>
+#include "tests/support/torch_doctest.hpp"
 
 #include <cmath>
 #include <vector>

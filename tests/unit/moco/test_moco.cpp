@@ -1,13 +1,4 @@
-// LibTorch pulls in glog, whose CHECK macros would shadow doctest's: torch first, then undo.
-#include <torch/torch.h>
-#undef CHECK
-#undef CHECK_EQ
-#undef CHECK_NE
-#undef CHECK_LT
-#undef CHECK_LE
-#undef CHECK_GT
-#undef CHECK_GE
-#include <doctest/doctest.h>
+#include "tests/support/torch_doctest.hpp"
 
 #include <cmath>
 

@@ -1,16 +1,7 @@
 // ResNet parameter names and counts against torchvision's (hard facts, not derived from our
 // code): resnet18 has 11,689,512 parameters of which fc holds 513,000; resnet50 25,557,032 of
 // which fc holds 2,049,000.
-// LibTorch pulls in glog, whose CHECK macros would shadow doctest's: torch first, then undo.
-#include <torch/torch.h>
-#undef CHECK
-#undef CHECK_EQ
-#undef CHECK_NE
-#undef CHECK_LT
-#undef CHECK_LE
-#undef CHECK_GT
-#undef CHECK_GE
-#include <doctest/doctest.h>
+#include "tests/support/torch_doctest.hpp"
 
 #include <set>
 #include <sstream>
