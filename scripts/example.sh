@@ -2,7 +2,7 @@
 # Quick start, command 1: the built-in end-to-end example.
 # Synthesises a small survey on 2 ranks, inspects it, reads it back through the sharded reader,
 # draws a gallery of augmented views, pre-trains a narrow ResNet-18 with MoCo v2 on 2 ranks
-# (a few minutes on 2 cores) and evaluates it with k-NN probes against a random-init encoder.
+# (about a minute on 2 idle cores) and evaluates it with k-NN probes against a random-init encoder.
 # Outputs go to example/ (override with SKYSSL_EXAMPLE_DIR).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
