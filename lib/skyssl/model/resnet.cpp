@@ -18,6 +18,12 @@ nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t 
   return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false));
 }
 
+// torchvision's shortcut when a block changes shape: 1x1 conv (with the stride) + BN, keys
+// downsample.0 / downsample.1.
+nn::Sequential projection(std::int64_t in, std::int64_t out, std::int64_t stride) {
+  return nn::Sequential(conv(in, out, 1, stride, 0), nn::BatchNorm2d(out));
+}
+
 // torchvision BasicBlock: conv3x3-bn-relu-conv3x3-bn (+ downsample) -relu.
 class basic_block_impl : public nn::Module {
  public:
@@ -27,11 +33,8 @@ class basic_block_impl : public nn::Module {
     bn1 = register_module("bn1", nn::BatchNorm2d(planes));
     conv2 = register_module("conv2", conv(planes, planes, 3, 1, 1));
     bn2 = register_module("bn2", nn::BatchNorm2d(planes));
-    if (stride != 1 || in != planes * expansion) {
-      downsample =
-          register_module("downsample", nn::Sequential(conv(in, planes * expansion, 1, stride, 0),
-                                                       nn::BatchNorm2d(planes * expansion)));
-    }
+    if (stride != 1 || in != planes * expansion)
+      downsample = register_module("downsample", projection(in, planes * expansion, stride));
   }
   torch::Tensor forward(const torch::Tensor& x) {
     auto y = torch::relu(bn1(conv1(x)));
@@ -55,11 +58,8 @@ class bottleneck_impl : public nn::Module {
     bn2 = register_module("bn2", nn::BatchNorm2d(planes));
     conv3 = register_module("conv3", conv(planes, planes * expansion, 1, 1, 0));
     bn3 = register_module("bn3", nn::BatchNorm2d(planes * expansion));
-    if (stride != 1 || in != planes * expansion) {
-      downsample =
-          register_module("downsample", nn::Sequential(conv(in, planes * expansion, 1, stride, 0),
-                                                       nn::BatchNorm2d(planes * expansion)));
-    }
+    if (stride != 1 || in != planes * expansion)
+      downsample = register_module("downsample", projection(in, planes * expansion, stride));
   }
   torch::Tensor forward(const torch::Tensor& x) {
     auto y = torch::relu(bn1(conv1(x)));
