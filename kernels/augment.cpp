@@ -29,9 +29,10 @@ void check_shape(const augment_config& cfg, const torch::Tensor& images) {
 }
 }  // namespace
 
-two_views augment_two_views(const augment_config& cfg, const torch::Tensor& images,
+void augment_two_views_into(const augment_config& cfg, const torch::Tensor& images,
                             const torch::Tensor& ids, const torch::Tensor& ebv,
-                            const torch::Tensor& psf_fwhm, std::uint64_t seed, std::int64_t epoch) {
+                            const torch::Tensor& psf_fwhm, std::uint64_t seed, std::int64_t epoch,
+                            const two_views& out) {
   ensure_initialized();
   cfg.validate();
   auto img = view4<mem_t>(images, "images");
@@ -45,13 +46,27 @@ two_views augment_two_views(const augment_config& cfg, const torch::Tensor& imag
                      std::to_string(ids.size(0)) + "), ebv (" + std::to_string(ebv.size(0)) +
                      ") and psf_fwhm (" + std::to_string(psf_fwhm.size(0)) + "x" +
                      std::to_string(psf_fwhm.size(1)) + ")");
-  two_views out;
-  out.view1 = torch::empty({N, images.size(1), cfg.crop_h, cfg.crop_w}, images.options());
-  out.view2 = torch::empty_like(out.view1);
+  const std::vector<std::int64_t> shape{N, images.size(1), cfg.crop_h, cfg.crop_w};
+  for (const auto* o : {&out.view1, &out.view2})
+    if (!o->defined() || o->sizes() != torch::IntArrayRef(shape))
+      throw data_error("augment: output views must be " + std::to_string(N) + "x" +
+                       std::to_string(images.size(1)) + "x" + std::to_string(cfg.crop_h) + "x" +
+                       std::to_string(cfg.crop_w));
   exec_t exec;
   augment_two_views(exec, cfg, in, seed, epoch, view4<mem_t>(out.view1, "view1"),
                     view4<mem_t>(out.view2, "view2"));
   exec.fence();
+}
+
+two_views augment_two_views(const augment_config& cfg, const torch::Tensor& images,
+                            const torch::Tensor& ids, const torch::Tensor& ebv,
+                            const torch::Tensor& psf_fwhm, std::uint64_t seed, std::int64_t epoch) {
+  view4<mem_t>(images, "images");  // dtype, rank, device and layout first
+  two_views out;
+  out.view1 = torch::empty({images.size(0), images.size(1), cfg.crop_h, cfg.crop_w},
+                           images.options().dtype(torch::kFloat32));
+  out.view2 = torch::empty_like(out.view1);
+  augment_two_views_into(cfg, images, ids, ebv, psf_fwhm, seed, epoch, out);
   return out;
 }
 

@@ -21,6 +21,13 @@ two_views augment_two_views(const augment_config& cfg, const torch::Tensor& imag
                             const torch::Tensor& ids, const torch::Tensor& ebv,
                             const torch::Tensor& psf_fwhm, std::uint64_t seed, std::int64_t epoch);
 
+// The same into caller-owned outputs (N, C, h, w) float32, contiguous, on the images' device
+// (see view_pool for reusing them across batches).
+void augment_two_views_into(const augment_config& cfg, const torch::Tensor& images,
+                            const torch::Tensor& ids, const torch::Tensor& ebv,
+                            const torch::Tensor& psf_fwhm, std::uint64_t seed, std::int64_t epoch,
+                            const two_views& out);
+
 // The validation view: centre crop (integer offset (H-h)/2, (W-w)/2), stretched if enabled.
 torch::Tensor center_crop(const augment_config& cfg, const torch::Tensor& images);
 

@@ -9,6 +9,7 @@
 #include <Kokkos_Core.hpp>
 
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/augment_config.hpp"
 #include "kernels/pixel_ops.hpp"
@@ -71,23 +72,102 @@ struct reduction_identity<skyssl::kernels::detail::moments> {
 namespace skyssl::kernels {
 namespace detail {
 
-// Blur of m <= 4 consecutive pixels at src (taps `stride` apart): acc[j] = sum_i w_|i| src[j + i
-// stride], |i| <= r, with the symmetric half-kernel wb[0..r].
-KOKKOS_INLINE_FUNCTION void blur_group(const float* src, int stride, const float* wb, int r, int m,
-                                       float acc[4]) {
-  if (m == 4) {
-    for (int j = 0; j < 4; ++j) acc[j] = wb[0] * src[j];
-    for (int i = 1; i <= r; ++i) {
-      const float wi = wb[i];
-      const float* a = src - i * stride;
-      const float* c = src + i * stride;
-      for (int j = 0; j < 4; ++j) acc[j] += wi * (a[j] + c[j]);
-    }
+// A loop whose iterations are independent, run by the vector lanes of one thread: Kokkos'
+// ThreadVectorRange on GPUs; on CPUs a plain loop the compiler is told to vectorise (Kokkos'
+// Serial range carries no such hint here). Consecutive lanes() calls of one thread see each
+// other's writes: each ends with a warp sync on CUDA.
+template <class Member, class F>
+KOKKOS_INLINE_FUNCTION void lanes(const Member& t, int lo, int hi, const F& f) {
+#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
+  Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, lo, hi), f);
+#else
+  (void)t;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC ivdep
+#endif
+  for (int i = lo; i < hi; ++i) f(i);
+#endif
+}
+
+// Narrows [lo, hi) to the pixels px whose sampling coordinate c0 + m (px + off) lies inside
+// [0.5, n - 1.5]: a half pixel inside the range where bilinear_inside() is valid, which
+// covers float rounding of the per-pixel coordinate by a wide margin.
+KOKKOS_INLINE_FUNCTION void interior_span(float c0, float m, float off, int n, int& lo, int& hi) {
+  const double a = 0.5 - c0, b = n - 1.5 - c0;
+  if (m == 0.0f) {
+    if (!(a <= 0.0 && 0.0 <= b)) hi = lo;
     return;
   }
-  for (int j = 0; j < m; ++j) {
-    acc[j] = wb[0] * src[j];
-    for (int i = 1; i <= r; ++i) acc[j] += wb[i] * (src[j - i * stride] + src[j + i * stride]);
+  double v0 = a / m, v1 = b / m;
+  if (v0 > v1) {
+    const double s = v0;
+    v0 = v1;
+    v1 = s;
+  }
+  const double first = ceil(v0 - off), last = floor(v1 - off);
+  if (first > lo) lo = first > hi ? hi : static_cast<int>(first);
+  if (last + 1 < hi) hi = last + 1 < lo ? lo : static_cast<int>(last + 1);
+}
+
+#if !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__)
+// 16 floats as one value (GCC/Clang vector extension): one AVX-512 register, two AVX or four
+// SSE ones, whatever the target has. Loaded and stored with memcpy (no alignment assumed).
+typedef float f32x16 __attribute__((vector_size(64)));
+#endif
+
+// Separable blur along one axis: dst[x] = sum_|i|<=r wb[|i|] src[x + i stride], x < w, with
+// the symmetric half-kernel wb[0..r]. A CPU lane keeps 16 accumulators in registers across
+// every tap (one load pair per tap, one store at the end); a GPU lane keeps one pixel.
+template <class Member>
+KOKKOS_INLINE_FUNCTION void blur_row(const Member& t, const float* src, int stride, const float* wb,
+                                     int r, int w, float* dst) {
+  const auto one_pixel = [&](int x) {
+    float acc = wb[0] * src[x];
+    for (int i = 1; i <= r; ++i) acc += wb[i] * (src[x - i * stride] + src[x + i * stride]);
+    dst[x] = acc;
+  };
+#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
+  lanes(t, 0, w, one_pixel);
+#else
+  (void)t;
+  constexpr int V = 16;
+  int x0 = 0;
+  for (; x0 + V <= w; x0 += V) {
+    f32x16 acc, a, c;
+    memcpy(&a, src + x0, sizeof a);
+    acc = wb[0] * a;
+    for (int i = 1; i <= r; ++i) {
+      memcpy(&a, src + x0 - i * stride, sizeof a);
+      memcpy(&c, src + x0 + i * stride, sizeof c);
+      acc += wb[i] * (a + c);
+    }
+    memcpy(dst + x0, &acc, sizeof acc);
+  }
+  for (int x = x0; x < w; ++x) one_pixel(x);  // the last, partial group
+#endif
+}
+
+// The Lupton stretch of one output row of every band (band b at row + b * band_stride), in
+// place; f: scratch for w floats. Pixel-major passes, so each is a vector loop.
+template <class Member>
+KOKKOS_INLINE_FUNCTION void stretch_row(const Member& t, float* row, std::size_t band_stride, int C,
+                                        int w, const augment_config& cfg, float* f) {
+  const float mm = cfg.stretch_m, q = cfg.stretch_q, inv_sqrt_q = 1.0f / sqrtf(q);
+  const float inv_bands = 1.0f / static_cast<float>(C);
+  lanes(t, 0, w, [&](int x) { f[x] = 0.0f; });
+  for (int b = 0; b < C; ++b) {
+    const float sc = cfg.stretch_scale[b];
+    const float* v = row + b * band_stride;
+    lanes(t, 0, w, [&](int x) { f[x] += pos_part(v[x] * sc + mm); });
+  }
+  lanes(t, 0, w, [&](int x) {
+    const float I = f[x] * inv_bands;
+    f[x] = asinh_branchless(q * I) * inv_sqrt_q / (I == 0.0f ? 1e-6f : I);
+  });
+  for (int b = 0; b < C; ++b) {
+    const float sc = cfg.stretch_scale[b];
+    float* v = row + b * band_stride;
+    lanes(t, 0, w, [&](int x) { v[x] = min_one(pos_part((v[x] * sc + mm) * f[x])); });
   }
 }
 
@@ -98,33 +178,56 @@ int vector_length() {
              : 32;
 }
 
+// Adds p[0..n) to m; with `clip`, only the values within `width` of `centre`. Eight
+// independent partial sums, so the loop vectorises without licence to reassociate.
+KOKKOS_INLINE_FUNCTION void add_segment(const float* p, int n, bool clip, double centre,
+                                        double width, moments& m) {
+  double c[8] = {}, s[8] = {}, s2[8] = {};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      const double v = p[i + j];
+      const bool keep = !clip || fabs(v - centre) <= width;
+      c[j] += keep ? 1.0 : 0.0;
+      s[j] += keep ? v : 0.0;
+      s2[j] += keep ? v * v : 0.0;
+    }
+  for (; i < n; ++i) {
+    const double v = p[i];
+    if (!clip || fabs(v - centre) <= width) m.add(v);
+  }
+  for (int j = 0; j < 8; ++j) {
+    m.n += c[j];
+    m.s += s[j];
+    m.s2 += s2[j];
+  }
+}
+
 // Sigma-clipped (one pass at 3 sigma) std of the frame of width `border` of one band plane.
 template <class Member>
 KOKKOS_INLINE_FUNCTION float frame_noise(const Member& t, const float* plane, int H, int W,
                                          int border) {
   const int b = border < H / 2 ? (border < W / 2 ? border : W / 2) : H / 2;
+  // Row y of the frame: the whole row near the top and bottom, else its two ends.
+  const auto frame_row = [=](int y, bool clip, double centre, double width, moments& a) {
+    const float* row = plane + static_cast<std::size_t>(y) * W;
+    if (y < b || y >= H - b) {
+      add_segment(row, W, clip, centre, width, a);
+    } else {
+      add_segment(row, b, clip, centre, width, a);
+      add_segment(row + W - b, b, clip, centre, width, a);
+    }
+  };
   moments all;
   Kokkos::parallel_reduce(
-      Kokkos::TeamThreadRange(t, H),
-      [&](int y, moments& a) {
-        const bool full = y < b || y >= H - b;
-        for (int x = 0; x < W; x = (full || x != b - 1) ? x + 1 : W - b) a.add(plane[y * W + x]);
-      },
-      all);
+      Kokkos::TeamThreadRange(t, H), [&](int y, moments& a) { frame_row(y, false, 0, 0, a); }, all);
   if (all.n < 2) return 0.0f;
   const double mean = all.s / all.n;
   const double sd = sqrt(fmax(all.s2 / all.n - mean * mean, 0.0));
   moments kept;
   Kokkos::parallel_reduce(
       Kokkos::TeamThreadRange(t, H),
-      [&](int y, moments& a) {
-        const bool full = y < b || y >= H - b;
-        for (int x = 0; x < W; x = (full || x != b - 1) ? x + 1 : W - b) {
-          const double v = plane[y * W + x];
-          if (fabs(v - mean) <= 3.0 * sd) a.add(v);
-        }
-      },
-      kept);
+      [&](int y, moments& a) { frame_row(y, true, mean, 3.0 * sd, a); }, kept);
   if (kept.n < 2) return static_cast<float>(sd);
   const double m2 = kept.s / kept.n;
   return static_cast<float>(sqrt(fmax(kept.s2 / kept.n - m2 * m2, 0.0)));
@@ -150,16 +253,19 @@ void augment_two_views(const Exec& exec, const augment_config& cfg,
   const int R = cfg.max_radius();
   const int Hp = h + 2 * R, Wp = w + 2 * R;
   const int G = (w + 3) / 4;  // noise blocks per row
-  const std::size_t pad_n = static_cast<std::size_t>(C) * Hp * Wp;
+  // Per team: the horizontally blurred rows of every band, and the blur weights. Per thread:
+  // one geometry row, one row of normals, one row of stretch factors.
   const std::size_t hb_n = static_cast<std::size_t>(C) * Hp * w;
   const std::size_t wt_n = static_cast<std::size_t>(C) * (max_blur_radius + 1);
-  const std::size_t bytes =
-      scratch_t::shmem_size(pad_n) + scratch_t::shmem_size(hb_n) + scratch_t::shmem_size(wt_n);
+  const std::size_t team_bytes = scratch_t::shmem_size(hb_n) + scratch_t::shmem_size(wt_n);
+  const std::size_t thread_bytes = scratch_t::shmem_size(static_cast<std::size_t>(Wp)) +
+                                   scratch_t::shmem_size(static_cast<std::size_t>(4 * G)) +
+                                   scratch_t::shmem_size(static_cast<std::size_t>(w));
   if (N == 0) return;
   // One team per sample: both views reuse the scratch and the frame-noise estimate, and the
   // input stays in cache between them.
   policy_t policy(exec, N, Kokkos::AUTO, detail::vector_length<Exec>());
-  policy.set_scratch_size(1, Kokkos::PerTeam(bytes));
+  policy.set_scratch_size(1, Kokkos::PerTeam(team_bytes), Kokkos::PerThread(thread_bytes));
   const float* images = in.images.data();
   const auto ids = in.ids;
   const auto ebv = in.ebv;
@@ -171,8 +277,13 @@ void augment_two_views(const Exec& exec, const augment_config& cfg,
       "skyssl::augment::two_views", policy, KOKKOS_LAMBDA(const member_t& t) {
         const int n = t.league_rank();
         const float* img = images + static_cast<std::size_t>(n) * C * H * W;
-        scratch_t pad(t.team_scratch(1), pad_n), hb(t.team_scratch(1), hb_n),
-            wts(t.team_scratch(1), wt_n);
+        scratch_t hb_view(t.team_scratch(1), hb_n), wts(t.team_scratch(1), wt_n);
+        scratch_t row_view(t.thread_scratch(1), Wp), z_view(t.thread_scratch(1), 4 * G),
+            f_view(t.thread_scratch(1), w);
+        float* const hb = hb_view.data();
+        float* const row = row_view.data();
+        float* const z = z_view.data();
+        float* const f = f_view.data();
         const std::uint64_t id = static_cast<std::uint64_t>(ids(n));
 
         // Parameters (every thread of the team draws the same ones).
@@ -203,71 +314,63 @@ void augment_two_views(const Exec& exec, const augment_config& cfg,
             wb[0] = 1.0f / sum;
             for (int i = 1; i <= r; ++i) wb[i] /= sum;
           });
+          t.team_barrier();
 
-          // Phase 1: geometry + reddening into the padded buffer (only the rows/columns the
-          // band's own blur radius needs).
+          // Phase 1, per padded row of one band: geometry + reddening into a thread's row
+          // (only the rows and columns the band's own blur radius needs), then the horizontal
+          // blur of that row into hb. Bilinear sampling takes a check-free path on the part
+          // of the row whose footprint lies inside the image.
           const float hc = 0.5f * (h - 1), wc = 0.5f * (w - 1);
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(t, C * Hp), [&](int row) {
-            const int b = row / Hp, py = row % Hp, r = p.radius[b];
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(t, C * Hp), [&](int prow) {
+            const int b = prow / Hp, py = prow % Hp, r = p.radius[b];
             if (py < R - r || py >= R + h + r) return;
             const float* plane = img + static_cast<std::size_t>(b) * H * W;
-            float* dst = &pad(static_cast<std::size_t>(row) * Wp);
             const float vy = static_cast<float>(py - R + p.jy) - hc;
             const float gain = p.gain[b];
             // Row constants of the affine map, hoisted (same rounding as cy + m00 vy + m01 vx).
             const float ry = p.cy + p.m00 * vy, rx = p.cx + p.m10 * vy;
-            Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, R - r, R + w + r), [&](int px) {
-              const float vx = static_cast<float>(px - R + p.jx) - wc;
-              dst[px] = gain * detail::bilinear_fast(plane, H, W, ry + p.m01 * vx, rx + p.m11 * vx);
+            const float my = p.m01, mx = p.m11, x_off = static_cast<float>(p.jx - R) - wc;
+            const int lo = R - r, hi = R + w + r;
+            int a = lo, e = hi;
+            detail::interior_span(ry, my, x_off, H, a, e);
+            detail::interior_span(rx, mx, x_off, W, a, e);
+            if (e < a) e = a;
+            const auto edge = [&](int px) {
+              const float vx = static_cast<float>(px) + x_off;
+              row[px] = gain * detail::bilinear(plane, H, W, ry + my * vx, rx + mx * vx);
+            };
+            detail::lanes(t, lo, a, edge);
+            detail::lanes(t, a, e, [&](int px) {
+              const float vx = static_cast<float>(px) + x_off;
+              row[px] = gain * detail::bilinear_inside(plane, W, ry + my * vx, rx + mx * vx);
             });
+            detail::lanes(t, e, hi, edge);
+            detail::blur_row(t, row + R, 1, &wts(b * (max_blur_radius + 1)), r, w,
+                             hb + static_cast<std::size_t>(prow) * w);
           });
           t.team_barrier();
 
-          // Phase 2: horizontal blur of the padded rows into (Hp, w). Each vector lane does a
-          // group of 4 consecutive pixels (SIMD-friendly on CPUs, and phase 3 needs whole groups
-          // in one lane for the noise).
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(t, C * Hp), [&](int row) {
-            const int b = row / Hp, py = row % Hp, r = p.radius[b];
-            if (py < R - r || py >= R + h + r) return;
-            const float* src = &pad(static_cast<std::size_t>(row) * Wp + R);
-            float* dst = &hb(static_cast<std::size_t>(row) * w);
-            const float* wb = &wts(b * (max_blur_radius + 1));
-            Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, G), [&](int g) {
-              float acc[4];
-              const int m = w - 4 * g < 4 ? w - 4 * g : 4;
-              detail::blur_group(src + 4 * g, 1, wb, r, m, acc);
-              for (int j = 0; j < m; ++j) dst[4 * g + j] = acc[j];
-            });
-          });
-          t.team_barrier();
-
-          // Phase 3: vertical blur, noise and stretch of a group of 4 pixels of every band, in
-          // registers, written once to the output view.
+          // Phase 2, per output row: vertical blur of every band into the output row, then
+          // noise and the stretch on it while it is in cache.
           const rng::stream_key nk = noise_key(seed, epoch, id, view);
-          const float st_m = cfg.stretch_m, st_q = cfg.stretch_q, st_isq = 1.0f / sqrtf(st_q);
           Kokkos::parallel_for(Kokkos::TeamThreadRange(t, h), [&](int y) {
-            Kokkos::parallel_for(Kokkos::ThreadVectorRange(t, G), [&](int g) {
-              const int m = w - 4 * g < 4 ? w - 4 * g : 4;
-              float v[max_bands][4] = {};  // lanes j >= m stay 0 (stretched, not stored)
-              for (int b = 0; b < C; ++b) {
-                const float* src = &hb((static_cast<std::size_t>(b) * Hp + R + y) * w + 4 * g);
-                detail::blur_group(src, w, &wts(b * (max_blur_radius + 1)), p.radius[b], m, v[b]);
-                const float sigma = p.noise_sigma[b];
-                if (sigma > 0.0f) {
-                  float z[4];
-                  noise_block(nk, static_cast<std::uint32_t>((b * h + y) * G + g), z);
-                  for (int j = 0; j < m; ++j) v[b][j] += sigma * z[j];
-                }
-              }
-              if (cfg.stretch) detail::stretch_group(v, C, cfg.stretch_scale, st_m, st_q, st_isq);
-              for (int b = 0; b < C; ++b) {
-                float* o = out + (static_cast<std::size_t>(b) * h + y) * w + 4 * g;
-                if (m == 4)  // constant trip count: one vector store
-                  for (int j = 0; j < 4; ++j) o[j] = v[b][j];
-                else
-                  for (int j = 0; j < m; ++j) o[j] = v[b][j];
-              }
-            });
+            for (int b = 0; b < C; ++b) {
+              float* o = out + (static_cast<std::size_t>(b) * h + y) * w;
+              detail::blur_row(t, hb + (static_cast<std::size_t>(b) * Hp + R + y) * w, w,
+                               &wts(b * (max_blur_radius + 1)), p.radius[b], w, o);
+              const float sigma = p.noise_sigma[b];
+              if (!(sigma > 0.0f)) continue;
+              const std::uint32_t first = static_cast<std::uint32_t>((b * h + y) * G);
+              detail::lanes(t, 0, G, [&](int g) {
+                float n4[4];
+                noise_block(nk, first + static_cast<std::uint32_t>(g), n4);
+                for (int j = 0; j < 4; ++j) z[4 * g + j] = n4[j];
+              });
+              detail::lanes(t, 0, w, [&](int x) { o[x] += sigma * z[x]; });
+            }
+            if (cfg.stretch)
+              detail::stretch_row(t, out + static_cast<std::size_t>(y) * w,
+                                  static_cast<std::size_t>(h) * w, C, w, cfg, f);
           });
           t.team_barrier();  // the next view overwrites the scratch
         }

@@ -34,18 +34,14 @@ SKYSSL_HD float bilinear(const float* plane, int H, int W, float y, float x) {
          fy * ((1.0f - fx) * plane[yb * W + xa] + fx * plane[yb * W + xb]);
 }
 
-// bilinear() with a cheap interior path: inside [0, H-1) x [0, W-1) floor is a truncation
-// (no floorf, no reflection); the result is bit-identical to bilinear().
-SKYSSL_HD float bilinear_fast(const float* plane, int H, int W, float y, float x) {
-  if (y >= 0.0f && x >= 0.0f && y < static_cast<float>(H - 1) && x < static_cast<float>(W - 1)) {
-    const int y0 = static_cast<int>(y), x0 = static_cast<int>(x);
-    const float fy = y - static_cast<float>(y0), fx = x - static_cast<float>(x0);
-    const float* r0 = plane + y0 * W + x0;
-    const float* r1 = r0 + W;
-    return (1.0f - fy) * ((1.0f - fx) * r0[0] + fx * r0[1]) +
-           fy * ((1.0f - fx) * r1[0] + fx * r1[1]);
-  }
-  return bilinear(plane, H, W, y, x);
+// bilinear() where the caller guarantees 0 <= y < H-1 and 0 <= x < W-1: floor is a
+// truncation and no reflection is needed. No branch, so a row of samples vectorises (gathers).
+SKYSSL_HD float bilinear_inside(const float* plane, int W, float y, float x) {
+  const int y0 = static_cast<int>(y), x0 = static_cast<int>(x);
+  const float fy = y - static_cast<float>(y0), fx = x - static_cast<float>(x0);
+  const int i = y0 * W + x0;  // plane[index] form: CPUs vectorise it as gathers
+  return (1.0f - fy) * ((1.0f - fx) * plane[i] + fx * plane[i + 1]) +
+         fy * ((1.0f - fx) * plane[i + W] + fx * plane[i + W + 1]);
 }
 
 // max(v, 0) and min(v, 1) without libm calls (fmaxf/fminf are not inlined for their NaN
@@ -82,6 +78,36 @@ SKYSSL_HD float log_pos(float x) {
   return m + y + 0.693359375f * e;
 }
 
+// sin and cos of 2 pi u for u in [0, 1): quarter-turn reduction (exact in float) to
+// |a| <= pi/4, then the Cephes sinf/cosf polynomials (about 1 ulp). Inline and branch-free
+// (selects only), so the noise loop vectorises; libm's sincosf is a call per pixel.
+SKYSSL_HD void sincos_turns(float u, float& s, float& c) {
+  const float q = 4.0f * u;
+  const int k = static_cast<int>(q + 0.5f);  // nearest quarter turn, 0..4
+  const float a = (q - static_cast<float>(k)) * 1.57079632679489662f;
+  const float z = a * a;
+  const float sa = a + a * z * (-1.6666654611e-1f + z * (8.3321608736e-3f + z * -1.9515295891e-4f));
+  const float ca =
+      1.0f - 0.5f * z +
+      z * z * (4.166664568298827e-2f + z * (-1.388731625493765e-3f + z * 2.443315711809948e-5f));
+  const bool swap = (k & 1) != 0;
+  const float s0 = swap ? ca : sa, c0 = swap ? sa : ca;
+  s = (k & 2) ? -s0 : s0;
+  c = ((k + 1) & 2) ? -c0 : c0;
+}
+
+// Two standard normals from two Philox words by Box-Muller, with the inline log and sincos
+// above (rng::to_normal2 is the libm version for host-only use).
+SKYSSL_HD void normal_pair(std::uint32_t a, std::uint32_t b, float& n0, float& n1) {
+  const float u1 = 1.0f - static_cast<float>(a >> 8) * 5.9604645e-8f;  // (0, 1]
+  const float u2 = static_cast<float>(b >> 8) * 5.9604645e-8f;         // [0, 1)
+  const float r = sqrtf(-2.0f * log_pos(u1));
+  float s, c;
+  sincos_turns(u2, s, c);
+  n0 = r * c;
+  n1 = r * s;
+}
+
 // asinh for x >= 0 through a log (libm's asinhf goes through log1pf and is several times
 // slower); a series below 1e-2 keeps the relative accuracy that asinh(x)/x needs.
 SKYSSL_HD float asinh_nonneg(float x) {
@@ -102,29 +128,12 @@ SKYSSL_HD void stretch_pixel(float* v, int bands, const float* scale, float m, f
   for (int b = 0; b < bands; ++b) v[b] = min_one(pos_part(v[b] * f));
 }
 
-// stretch_pixel() on a group of 4 pixels of every band, v[b][j], with 1/sqrt(Q) given: the
-// per-pixel work is laid out lane-wise and branch-free (one division, no sqrt of Q, the inline
-// log) so that it vectorises on CPUs. Unused lanes of a partial group must hold finite values.
-SKYSSL_HD void stretch_group(float (*v)[4], int bands, const float* scale, float mm, float q,
-                             float inv_sqrt_q) {
-  float I[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  for (int b = 0; b < bands; ++b)
-    for (int j = 0; j < 4; ++j) {
-      v[b][j] = v[b][j] * scale[b] + mm;
-      I[j] += pos_part(v[b][j]);
-    }
-  float f[4];
-  const float inv_bands = 1.0f / static_cast<float>(bands);
-  for (int j = 0; j < 4; ++j) I[j] *= inv_bands;
-  for (int j = 0; j < 4; ++j) {
-    const float x = q * I[j];
-    const float series = x * (1.0f - x * x * (1.0f / 6.0f - x * x * (3.0f / 40.0f)));
-    const float lg = log_pos(x + sqrtf(x * x + 1.0f));
-    f[j] = x < 1e-2f ? series : lg;  // asinh_nonneg(x), both sides computed: no branch
-  }
-  for (int j = 0; j < 4; ++j) f[j] *= inv_sqrt_q / (I[j] == 0.0f ? 1e-6f : I[j]);
-  for (int b = 0; b < bands; ++b)
-    for (int j = 0; j < 4; ++j) v[b][j] = min_one(pos_part(v[b][j] * f[j]));
+// asinh_nonneg() without the branch: both sides computed and selected, so a loop over pixels
+// vectorises (same values).
+SKYSSL_HD float asinh_branchless(float x) {
+  const float series = x * (1.0f - x * x * (1.0f / 6.0f - x * x * (3.0f / 40.0f)));
+  const float lg = log_pos(x + sqrtf(x * x + 1.0f));
+  return x < 1e-2f ? series : lg;
 }
 
 }  // namespace skyssl::kernels::detail

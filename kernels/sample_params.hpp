@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "kernels/augment_config.hpp"
+#include "kernels/pixel_ops.hpp"
 #include "skyssl/core/philox.hpp"
 
 namespace skyssl::kernels {
@@ -135,8 +136,8 @@ SKYSSL_HD rng::stream_key noise_key(std::uint64_t seed, std::int64_t epoch, std:
 }
 SKYSSL_HD void noise_block(const rng::stream_key& k, std::uint32_t block, float n[4]) {
   const rng::u32x4 w = rng::draw(k, block);
-  rng::to_normal2(w.v[0], w.v[1], n[0], n[1]);
-  rng::to_normal2(w.v[2], w.v[3], n[2], n[3]);
+  detail::normal_pair(w.v[0], w.v[1], n[0], n[1]);
+  detail::normal_pair(w.v[2], w.v[3], n[2], n[3]);
 }
 
 }  // namespace skyssl::kernels

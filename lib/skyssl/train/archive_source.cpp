@@ -36,7 +36,9 @@ void archive_source::start(std::int64_t epoch, std::int64_t step) { reader_->sta
 
 view_batch archive_source::next() {
   data::sample_batch s = reader_->next();
-  auto v = kernels::augment_two_views(augment_, s.images, s.ids, s.ebv, s.psf_fwhm, seed_, s.epoch);
+  const auto v = outputs_.acquire(s.images.size(0), s.images.size(1), augment_.crop_h,
+                                  augment_.crop_w, s.images.options());
+  kernels::augment_two_views_into(augment_, s.images, s.ids, s.ebv, s.psf_fwhm, seed_, s.epoch, v);
   view_batch b;
   b.epoch = s.epoch;
   b.step = s.step;

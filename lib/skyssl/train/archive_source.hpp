@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "kernels/augment_config.hpp"
+#include "kernels/view_pool.hpp"
 #include "skyssl/train/pipeline.hpp"
 
 namespace skyssl {
@@ -37,6 +38,8 @@ class archive_source final : public view_source {
   std::unique_ptr<data::shard_reader> reader_;
   kernels::augment_config augment_;
   std::uint64_t seed_;
+  // The batch being trained on, up to train.prefetch (<= 2) queued and the one being built.
+  kernels::view_pool outputs_{4};
 };
 
 }  // namespace skyssl::train

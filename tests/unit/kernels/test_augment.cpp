@@ -118,6 +118,15 @@ TEST_CASE("fused kernels equal the reference: SDSS subset, 5 bands, odd sizes an
   check_against_reference(cfg, make_batch(2, 5, 43, 13), 9, 5, 2e-5);
 }
 
+TEST_CASE("fused kernels equal the reference where most samples reflect off the image edge") {
+  // Crop as large as the input: rotated, scaled and jittered rows leave the image, so the
+  // check-free interior span and the reflecting edge path of each row meet everywhere.
+  auto cfg = small_decals(32);
+  check_against_reference(cfg, make_batch(6, 3, 33, 14), 21, 3, 2e-5);
+  cfg.scale_min = cfg.scale_max = 0.5f;  // shrunk: every row crosses both edges
+  check_against_reference(cfg, make_batch(3, 3, 32, 15), 22, 0, 2e-5);
+}
+
 TEST_CASE("every step off: both views are exactly the centre crop") {
   const auto b = make_batch(3, 3, 57, 21);  // odd H - h: integer offset (57-32)/2 = 12
   const auto cfg = all_off(small_decals(32));
@@ -240,4 +249,17 @@ TEST_CASE("tensor checks name the argument at fault") {
       doctest::Contains("channels"), data_error);
   CHECK_THROWS_WITH_AS(augment_two_views(cfg, b.images, b.ids.slice(0, 0, 1), b.ebv, b.psf, 1, 0),
                        doctest::Contains("ids (1)"), data_error);
+  const two_views wrong{torch::empty({2, 3, 31, 32}), torch::empty({2, 3, 32, 32})};
+  CHECK_THROWS_WITH_AS(augment_two_views_into(cfg, b.images, b.ids, b.ebv, b.psf, 1, 0, wrong),
+                       doctest::Contains("output views must be 2x3x32x32"), data_error);
+}
+
+TEST_CASE("into caller-owned outputs: the same views, whatever the buffers held before") {
+  const auto b = make_batch(3, 3, 56, 28);
+  const auto cfg = small_decals(32);
+  const auto fresh = augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 4, 1);
+  const two_views dirty{torch::full({3, 3, 32, 32}, NAN), torch::full({3, 3, 32, 32}, 7.0f)};
+  augment_two_views_into(cfg, b.images, b.ids, b.ebv, b.psf, 4, 1, dirty);
+  CHECK(torch::equal(dirty.view1, fresh.view1));
+  CHECK(torch::equal(dirty.view2, fresh.view2));
 }
