@@ -89,6 +89,62 @@ KOKKOS_INLINE_FUNCTION void lanes(const Member& t, int lo, int hi, const F& f) {
 #endif
 }
 
+template <class Exec>
+constexpr bool host_space() {
+  return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Exec::memory_space>::accessible;
+}
+
+// Bilinear samples of every band (up to 4) of pixels px in [a, e) of one geometry row, from
+// the band-interleaved image il (4 floats per pixel; the footprint must lie inside the image)
+// into rows[b * stride + px], times gain[b]. Host only: 16-byte vectors, one per corner.
+KOKKOS_INLINE_FUNCTION void sample_interleaved(const float* il, int W, float ry, float my, float rx,
+                                               float mx, float x_off, const float* gain, int a,
+                                               int e, float* rows, int stride) {
+#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
+  (void)il, (void)W, (void)ry, (void)my, (void)rx, (void)mx, (void)x_off, (void)gain, (void)a;
+  (void)e, (void)rows, (void)stride;
+#else
+  typedef float f32x4 __attribute__((vector_size(16)));
+  const f32x4 g = {gain[0], gain[1], gain[2], gain[3]};
+  float* r0 = rows;
+  float* r1 = rows + stride;
+  float* r2 = rows + 2 * stride;
+  float* r3 = rows + 3 * stride;
+  constexpr int B = 8;  // coordinates of 8 pixels at a time, computed as vectors
+  for (int p0 = a; p0 < e; p0 += B) {
+    int at[B];
+    float wy[B], wx[B];
+    for (int j = 0; j < B; ++j) {
+      const float vx = static_cast<float>(p0 + j) + x_off;
+      const float y = ry + my * vx, x = rx + mx * vx;
+      // Past e the pixel may lie outside the image: its index is computed, never used.
+      const int y0 = static_cast<int>(y), x0 = static_cast<int>(x);
+      wy[j] = y - static_cast<float>(y0);
+      wx[j] = x - static_cast<float>(x0);
+      at[j] = 4 * (y0 * W + x0);
+    }
+    const int n = e - p0 < B ? e - p0 : B;
+    for (int j = 0; j < n; ++j) {
+      const float* q = il + at[j];
+      const float fy = wy[j], fx = wx[j];
+      f32x4 c00, c01, c10, c11;
+      memcpy(&c00, q, sizeof c00);
+      memcpy(&c01, q + 4, sizeof c01);
+      memcpy(&c10, q + 4 * W, sizeof c10);
+      memcpy(&c11, q + 4 * W + 4, sizeof c11);
+      // The arithmetic of bilinear_inside(), lane-wise.
+      const f32x4 v =
+          ((1.0f - fy) * ((1.0f - fx) * c00 + fx * c01) + fy * ((1.0f - fx) * c10 + fx * c11)) * g;
+      const int px = p0 + j;
+      r0[px] = v[0];
+      r1[px] = v[1];
+      r2[px] = v[2];
+      r3[px] = v[3];
+    }
+  }
+#endif
+}
+
 // Narrows [lo, hi) to the pixels px whose sampling coordinate c0 + m (px + off) lies inside
 // [0.5, n - 1.5]: a half pixel inside the range where bilinear_inside() is valid, which
 // covers float rounding of the per-pixel coordinate by a wide margin.
@@ -110,13 +166,14 @@ KOKKOS_INLINE_FUNCTION void interior_span(float c0, float m, float off, int n, i
 }
 
 #if !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__)
-// 16 floats as one value (GCC/Clang vector extension): one AVX-512 register, two AVX or four
-// SSE ones, whatever the target has. Loaded and stored with memcpy (no alignment assumed).
-typedef float f32x16 __attribute__((vector_size(64)));
+// 8 floats as one value (GCC/Clang vector extension): one AVX register (x86-64-v3 and up).
+// Wider types are no faster with AVX-512 and much slower where the compiler must split them.
+// Loaded and stored with memcpy (no alignment assumed).
+typedef float f32x8 __attribute__((vector_size(32)));
 #endif
 
 // Separable blur along one axis: dst[x] = sum_|i|<=r wb[|i|] src[x + i stride], x < w, with
-// the symmetric half-kernel wb[0..r]. A CPU lane keeps 16 accumulators in registers across
+// the symmetric half-kernel wb[0..r]. A CPU lane keeps 8 accumulators in a register across
 // every tap (one load pair per tap, one store at the end); a GPU lane keeps one pixel.
 template <class Member>
 KOKKOS_INLINE_FUNCTION void blur_row(const Member& t, const float* src, int stride, const float* wb,
@@ -130,10 +187,10 @@ KOKKOS_INLINE_FUNCTION void blur_row(const Member& t, const float* src, int stri
   lanes(t, 0, w, one_pixel);
 #else
   (void)t;
-  constexpr int V = 16;
+  constexpr int V = 8;
   int x0 = 0;
   for (; x0 + V <= w; x0 += V) {
-    f32x16 acc, a, c;
+    f32x8 acc, a, c;
     memcpy(&a, src + x0, sizeof a);
     acc = wb[0] * a;
     for (int i = 1; i <= r; ++i) {
@@ -253,12 +310,19 @@ void augment_two_views(const Exec& exec, const augment_config& cfg,
   const int R = cfg.max_radius();
   const int Hp = h + 2 * R, Wp = w + 2 * R;
   const int G = (w + 3) / 4;  // noise blocks per row
-  // Per team: the horizontally blurred rows of every band, and the blur weights. Per thread:
-  // one geometry row, one row of normals, one row of stretch factors.
+  // CPUs sample all bands of a pixel at once from a band-interleaved copy of the image (four
+  // floats per pixel: two 32-byte loads per output pixel instead of four gathers per band).
+  const bool interleave = detail::host_space<Exec>() && C <= 4;
+  const int CR = C < 4 ? 4 : C;  // geometry rows per thread (4 for the interleaved stores)
+  // Per team: the horizontally blurred rows of every band, the blur weights and the
+  // interleaved image. Per thread: one geometry row per band, one row of normals, one row of
+  // stretch factors.
   const std::size_t hb_n = static_cast<std::size_t>(C) * Hp * w;
   const std::size_t wt_n = static_cast<std::size_t>(C) * (max_blur_radius + 1);
-  const std::size_t team_bytes = scratch_t::shmem_size(hb_n) + scratch_t::shmem_size(wt_n);
-  const std::size_t thread_bytes = scratch_t::shmem_size(static_cast<std::size_t>(Wp)) +
+  const std::size_t il_n = interleave ? static_cast<std::size_t>(H) * W * 4 : 0;
+  const std::size_t team_bytes =
+      scratch_t::shmem_size(hb_n) + scratch_t::shmem_size(wt_n) + scratch_t::shmem_size(il_n);
+  const std::size_t thread_bytes = scratch_t::shmem_size(static_cast<std::size_t>(CR) * Wp) +
                                    scratch_t::shmem_size(static_cast<std::size_t>(4 * G)) +
                                    scratch_t::shmem_size(static_cast<std::size_t>(w));
   if (N == 0) return;
@@ -277,11 +341,12 @@ void augment_two_views(const Exec& exec, const augment_config& cfg,
       "skyssl::augment::two_views", policy, KOKKOS_LAMBDA(const member_t& t) {
         const int n = t.league_rank();
         const float* img = images + static_cast<std::size_t>(n) * C * H * W;
-        scratch_t hb_view(t.team_scratch(1), hb_n), wts(t.team_scratch(1), wt_n);
-        scratch_t row_view(t.thread_scratch(1), Wp), z_view(t.thread_scratch(1), 4 * G),
-            f_view(t.thread_scratch(1), w);
+        scratch_t hb_view(t.team_scratch(1), hb_n), wts(t.team_scratch(1), wt_n),
+            il_view(t.team_scratch(1), il_n);
+        scratch_t rows_view(t.thread_scratch(1), static_cast<std::size_t>(CR) * Wp),
+            z_view(t.thread_scratch(1), 4 * G), f_view(t.thread_scratch(1), w);
         float* const hb = hb_view.data();
-        float* const row = row_view.data();
+        float* const rows = rows_view.data();
         float* const z = z_view.data();
         float* const f = f_view.data();
         const std::uint64_t id = static_cast<std::uint64_t>(ids(n));
@@ -296,6 +361,20 @@ void augment_two_views(const Exec& exec, const augment_config& cfg,
                                : detail::frame_noise(t, img + static_cast<std::size_t>(b) * H * W,
                                                      H, W, cfg.noise_border);
           }
+        }
+        if (interleave) {
+          float* il = il_view.data();
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(t, H), [&](int y) {
+            for (int b = 0; b < 4; ++b) {
+              const float* src = img + (static_cast<std::size_t>(b) * H + y) * W;
+              float* dst = il + static_cast<std::size_t>(y) * W * 4 + b;
+              if (b < C)
+                detail::lanes(t, 0, W, [&](int x) { dst[4 * x] = src[x]; });
+              else
+                detail::lanes(t, 0, W, [&](int x) { dst[4 * x] = 0.0f; });
+            }
+          });
+          t.team_barrier();
         }
         for (int view = 0; view < 2; ++view) {
           float* out = (view == 0 ? o1 : o2) + static_cast<std::size_t>(n) * C * h * w;
@@ -316,37 +395,49 @@ void augment_two_views(const Exec& exec, const augment_config& cfg,
           });
           t.team_barrier();
 
-          // Phase 1, per padded row of one band: geometry + reddening into a thread's row
-          // (only the rows and columns the band's own blur radius needs), then the horizontal
-          // blur of that row into hb. Bilinear sampling takes a check-free path on the part
-          // of the row whose footprint lies inside the image.
+          // Phase 1, per padded row: geometry + reddening of every band into the thread's
+          // rows (the columns the widest blur of this view needs), then the horizontal blur of
+          // each band that needs the row into hb. Bilinear sampling takes a check-free path
+          // on the part of the row whose footprint lies inside the image.
+          int rmax = 0;
+          for (int b = 0; b < C; ++b) rmax = p.radius[b] > rmax ? p.radius[b] : rmax;
           const float hc = 0.5f * (h - 1), wc = 0.5f * (w - 1);
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(t, C * Hp), [&](int prow) {
-            const int b = prow / Hp, py = prow % Hp, r = p.radius[b];
-            if (py < R - r || py >= R + h + r) return;
-            const float* plane = img + static_cast<std::size_t>(b) * H * W;
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(t, R - rmax, R + h + rmax), [&](int py) {
             const float vy = static_cast<float>(py - R + p.jy) - hc;
-            const float gain = p.gain[b];
             // Row constants of the affine map, hoisted (same rounding as cy + m00 vy + m01 vx).
             const float ry = p.cy + p.m00 * vy, rx = p.cx + p.m10 * vy;
             const float my = p.m01, mx = p.m11, x_off = static_cast<float>(p.jx - R) - wc;
-            const int lo = R - r, hi = R + w + r;
+            const int lo = R - rmax, hi = R + w + rmax;
             int a = lo, e = hi;
             detail::interior_span(ry, my, x_off, H, a, e);
             detail::interior_span(rx, mx, x_off, W, a, e);
             if (e < a) e = a;
-            const auto edge = [&](int px) {
-              const float vx = static_cast<float>(px) + x_off;
-              row[px] = gain * detail::bilinear(plane, H, W, ry + my * vx, rx + mx * vx);
-            };
-            detail::lanes(t, lo, a, edge);
-            detail::lanes(t, a, e, [&](int px) {
-              const float vx = static_cast<float>(px) + x_off;
-              row[px] = gain * detail::bilinear_inside(plane, W, ry + my * vx, rx + mx * vx);
-            });
-            detail::lanes(t, e, hi, edge);
-            detail::blur_row(t, row + R, 1, &wts(b * (max_blur_radius + 1)), r, w,
-                             hb + static_cast<std::size_t>(prow) * w);
+            for (int b = 0; b < C; ++b) {
+              const float* plane = img + static_cast<std::size_t>(b) * H * W;
+              const float gain = p.gain[b];
+              float* row = rows + static_cast<std::size_t>(b) * Wp;
+              const auto edge = [&](int px) {
+                const float vx = static_cast<float>(px) + x_off;
+                row[px] = gain * detail::bilinear(plane, H, W, ry + my * vx, rx + mx * vx);
+              };
+              detail::lanes(t, lo, a, edge);
+              detail::lanes(t, e, hi, edge);
+              if (!interleave)
+                detail::lanes(t, a, e, [&](int px) {
+                  const float vx = static_cast<float>(px) + x_off;
+                  row[px] = gain * detail::bilinear_inside(plane, W, ry + my * vx, rx + mx * vx);
+                });
+            }
+            if (interleave)
+              detail::sample_interleaved(il_view.data(), W, ry, my, rx, mx, x_off, p.gain, a, e,
+                                         rows, Wp);
+            for (int b = 0; b < C; ++b) {
+              const int r = p.radius[b];
+              if (py < R - r || py >= R + h + r) continue;
+              detail::blur_row(t, rows + static_cast<std::size_t>(b) * Wp + R, 1,
+                               &wts(b * (max_blur_radius + 1)), r, w,
+                               hb + (static_cast<std::size_t>(b) * Hp + py) * w);
+            }
           });
           t.team_barrier();
 

@@ -7,6 +7,10 @@
 
 #include "skyssl/core/philox.hpp"
 
+// Inlined even where the compiler's size heuristics say no: a call inside a pixel loop stops
+// it vectorising (the noise loop calls normal_pair twice per Philox block).
+#define SKYSSL_HD_FORCE SKYSSL_HD __attribute__((always_inline))
+
 namespace skyssl::kernels::detail {
 
 // Reflect-101 boundary (..., 2, 1 | 0, 1, 2, ..., n-1 | n-2, ...), clamped when the
@@ -46,13 +50,13 @@ SKYSSL_HD float bilinear_inside(const float* plane, int W, float y, float x) {
 
 // max(v, 0) and min(v, 1) without libm calls (fmaxf/fminf are not inlined for their NaN
 // rules); a NaN maps to 0 exactly as fmaxf(NaN, 0) does.
-SKYSSL_HD float pos_part(float v) { return v > 0.0f ? v : 0.0f; }
-SKYSSL_HD float min_one(float v) { return v < 1.0f ? v : 1.0f; }
+SKYSSL_HD_FORCE float pos_part(float v) { return v > 0.0f ? v : 0.0f; }
+SKYSSL_HD_FORCE float min_one(float v) { return v < 1.0f ? v : 1.0f; }
 
 // Natural log of a finite x > 0 (Cephes logf: exponent from the bits, degree-9 polynomial on
 // [sqrt(1/2), sqrt(2)); about 1 ulp). Unlike libm's logf it is inline and branch-free, so a
 // loop over pixels vectorises.
-SKYSSL_HD float log_pos(float x) {
+SKYSSL_HD_FORCE float log_pos(float x) {
   std::uint32_t bits;
   memcpy(&bits, &x, sizeof bits);
   float e = static_cast<float>(static_cast<int>(bits >> 23) - 126);
@@ -81,7 +85,7 @@ SKYSSL_HD float log_pos(float x) {
 // sin and cos of 2 pi u for u in [0, 1): quarter-turn reduction (exact in float) to
 // |a| <= pi/4, then the Cephes sinf/cosf polynomials (about 1 ulp). Inline and branch-free
 // (selects only), so the noise loop vectorises; libm's sincosf is a call per pixel.
-SKYSSL_HD void sincos_turns(float u, float& s, float& c) {
+SKYSSL_HD_FORCE void sincos_turns(float u, float& s, float& c) {
   const float q = 4.0f * u;
   const int k = static_cast<int>(q + 0.5f);  // nearest quarter turn, 0..4
   const float a = (q - static_cast<float>(k)) * 1.57079632679489662f;
@@ -98,9 +102,11 @@ SKYSSL_HD void sincos_turns(float u, float& s, float& c) {
 
 // Two standard normals from two Philox words by Box-Muller, with the inline log and sincos
 // above (rng::to_normal2 is the libm version for host-only use).
-SKYSSL_HD void normal_pair(std::uint32_t a, std::uint32_t b, float& n0, float& n1) {
-  const float u1 = 1.0f - static_cast<float>(a >> 8) * 5.9604645e-8f;  // (0, 1]
-  const float u2 = static_cast<float>(b >> 8) * 5.9604645e-8f;         // [0, 1)
+SKYSSL_HD_FORCE void normal_pair(std::uint32_t a, std::uint32_t b, float& n0, float& n1) {
+  // 24-bit values converted as signed ints (same result): AVX2 has no unsigned conversion,
+  // and without this the loop stays scalar there.
+  const float u1 = 1.0f - static_cast<float>(static_cast<int>(a >> 8)) * 5.9604645e-8f;  // (0,1]
+  const float u2 = static_cast<float>(static_cast<int>(b >> 8)) * 5.9604645e-8f;         // [0,1)
   const float r = sqrtf(-2.0f * log_pos(u1));
   float s, c;
   sincos_turns(u2, s, c);
@@ -130,7 +136,7 @@ SKYSSL_HD void stretch_pixel(float* v, int bands, const float* scale, float m, f
 
 // asinh_nonneg() without the branch: both sides computed and selected, so a loop over pixels
 // vectorises (same values).
-SKYSSL_HD float asinh_branchless(float x) {
+SKYSSL_HD_FORCE float asinh_branchless(float x) {
   const float series = x * (1.0f - x * x * (1.0f / 6.0f - x * x * (3.0f / 40.0f)));
   const float lg = log_pos(x + sqrtf(x * x + 1.0f));
   return x < 1e-2f ? series : lg;

@@ -134,7 +134,7 @@ SKYSSL_HD rng::stream_key noise_key(std::uint64_t seed, std::int64_t epoch, std:
   return rng::stream_key{seed, static_cast<std::uint64_t>(epoch), sample,
                          static_cast<std::uint32_t>(view), rng::augment_noise};
 }
-SKYSSL_HD void noise_block(const rng::stream_key& k, std::uint32_t block, float n[4]) {
+SKYSSL_HD_FORCE void noise_block(const rng::stream_key& k, std::uint32_t block, float n[4]) {
   const rng::u32x4 w = rng::draw(k, block);
   detail::normal_pair(w.v[0], w.v[1], n[0], n[1]);
   detail::normal_pair(w.v[2], w.v[3], n[2], n[3]);

@@ -2,13 +2,14 @@
 // geometry, separable depthwise conv2d blur, randn noise, tensor-op stretch), on the same
 // threads, in one run. Prints images/s, bytes moved per image and the fraction of the memory
 // bandwidth measured here with a memcpy.
-//   bench_augment [--batch 64] [--iters 9] [--input 152] [--crop 96] [--threads 1]
+//   bench_augment [--batch 64] [--iters 15] [--input 152] [--crop 96] [--threads 1]
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <Kokkos_Core.hpp>
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -145,7 +146,7 @@ double copy_bandwidth() {
 
 int main(int argc, char** argv) {
   CLI::App app{"fused Kokkos augmentation vs LibTorch ops"};
-  int batch = 64, iters = 9, input = 152, crop = 96, threads = 1;
+  int batch = 64, iters = 15, input = 152, crop = 96, threads = 1;
   app.add_option("--batch", batch);
   app.add_option("--iters", iters);
   app.add_option("--input", input);
@@ -158,6 +159,13 @@ int main(int argc, char** argv) {
       "--off", off,
       "steps to switch off (profiling): reddening flips rotation scale blur jitter noise stretch");
   CLI11_PARSE(app, argc, argv);
+  // Both sides allocate from a heap that keeps freed memory, so the comparison is of compute.
+  // With glibc's defaults, large blocks (LibTorch's 35 MB repeated input, fresh outputs) come
+  // from new mmaps and fault on every batch, depending on what ran before: 2-3x slower on
+  // some machines, and the ratio swings from run to run. The pipeline avoids this for the
+  // fused side with a view_pool.
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   kokkos_scope kokkos;
   torch::set_num_threads(threads);
   torch::NoGradGuard no_grad;

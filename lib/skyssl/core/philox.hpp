@@ -27,6 +27,9 @@ SKYSSL_HD std::uint32_t mulhilo(std::uint32_t a, std::uint32_t b, std::uint32_t&
 SKYSSL_HD u32x4 philox4x32_10(u32x4 ctr, std::uint32_t k0, std::uint32_t k1) {
   constexpr std::uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
   constexpr std::uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
+#pragma GCC unroll 10  // straight-line code, so a loop over counters vectorises
+#endif
   for (int round = 0; round < 10; ++round) {
     std::uint32_t hi0, hi1;
     const std::uint32_t lo0 = mulhilo(M0, ctr.v[0], hi0);
