@@ -3,10 +3,11 @@
 # kernels against the plain reference (and CUDA against the host backend), then images/s.
 # Needs no network, MPI, HDF5 or torch.
 #
-#   GPU machine:  KOKKOS_SRC=/path/to/kokkos bash scripts/gpu-check.sh [batch] [iters]
-#                 builds Kokkos (CUDA + Serial) from KOKKOS_SRC into $BUILD/kokkos-install,
-#                 then the check with nvcc (Kokkos' nvcc_wrapper). KOKKOS_ARCH picks the GPU
-#                 (default HOPPER90, e.g. AMPERE80 for A100).
+#   GPU machine:  Kokkos_ROOT=/path/to/kokkos-install bash scripts/gpu-check.sh [batch] [iters]
+#                 builds the check with find_package(Kokkos) against an installed Kokkos with
+#                 the CUDA and Serial backends (a module on Perlmutter; elsewhere built by hand
+#                 beside the project: this repository does not build Kokkos), using the
+#                 nvcc_wrapper that installation provides.
 #   Here (CPU):   bash scripts/gpu-check.sh --cpu [batch] [iters]
 #                 builds the same program with g++ against the installed Serial Kokkos.
 # BUILD (default build-gpu-check) holds everything it builds.
@@ -35,23 +36,11 @@ if [[ $mode == cpu ]]; then
   exec "$build/gpu_check_cpu" "$batch" "$iters"
 fi
 
-: "${KOKKOS_SRC:?set KOKKOS_SRC to a Kokkos source tree (no network access is used)}"
+: "${Kokkos_ROOT:?set Kokkos_ROOT to an installed Kokkos with the CUDA backend}"
 command -v nvcc >/dev/null || { echo "gpu-check: nvcc not found" >&2; exit 2; }
-arch=${KOKKOS_ARCH:-HOPPER90}
+[[ -x $Kokkos_ROOT/bin/nvcc_wrapper ]] ||
+  { echo "gpu-check: no bin/nvcc_wrapper under Kokkos_ROOT=$Kokkos_ROOT (a CUDA Kokkos?)" >&2; exit 2; }
 jobs=${JOBS:-$(nproc)}
-kk_build=$build/kokkos-build
-kk_install=$build/kokkos-install
-if [[ ! -f $kk_install/.done-$arch ]]; then
-  echo "gpu-check: building Kokkos (CUDA $arch + Serial) from $KOKKOS_SRC"
-  cmake -S "$KOKKOS_SRC" -B "$kk_build" -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_INSTALL_PREFIX="$kk_install" -DCMAKE_CXX_STANDARD=17 \
-    -DCMAKE_CXX_COMPILER="$KOKKOS_SRC/bin/nvcc_wrapper" \
-    -DKokkos_ENABLE_SERIAL=ON -DKokkos_ENABLE_CUDA=ON -DKokkos_ENABLE_CUDA_LAMBDA=ON \
-    -DKokkos_ARCH_"$arch"=ON -DKokkos_ENABLE_TESTS=OFF -DKokkos_ENABLE_EXAMPLES=OFF >/dev/null
-  cmake --build "$kk_build" -j "$jobs" >/dev/null
-  cmake --install "$kk_build" >/dev/null
-  touch "$kk_install/.done-$arch"
-fi
 # A two-line CMake project lets Kokkos pass its own nvcc flags (arch, lambdas, relocatable code).
 check_src=$build/check-project
 mkdir -p "$check_src"
@@ -65,6 +54,6 @@ target_link_libraries(gpu_check PRIVATE Kokkos::kokkos)
 CMAKE
 echo "gpu-check: building the check with nvcc"
 cmake -S "$check_src" -B "$build/check-build" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_CXX_COMPILER="$kk_install/bin/nvcc_wrapper" -DKokkos_ROOT="$kk_install" >/dev/null
+  -DCMAKE_CXX_COMPILER="$Kokkos_ROOT/bin/nvcc_wrapper" -DKokkos_ROOT="$Kokkos_ROOT" >/dev/null
 cmake --build "$build/check-build" -j "$jobs" >/dev/null
 exec "$build/check-build/gpu_check" "$batch" "$iters"
