@@ -7,6 +7,7 @@
 #include "kernels/augment_kernels.hpp"
 #include "kernels/torch_views.hpp"
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/huge_pages.hpp"
 
 namespace skyssl::kernels {
 
@@ -66,6 +67,9 @@ two_views augment_two_views(const augment_config& cfg, const torch::Tensor& imag
   out.view1 = torch::empty({images.size(0), images.size(1), cfg.crop_h, cfg.crop_w},
                            images.options().dtype(torch::kFloat32));
   out.view2 = torch::empty_like(out.view1);
+  if (images.device().is_cpu())
+    for (const auto* t : {&out.view1, &out.view2})
+      advise_huge_pages(t->data_ptr(), static_cast<std::size_t>(t->nbytes()));
   augment_two_views_into(cfg, images, ids, ebv, psf_fwhm, seed, epoch, out);
   return out;
 }

@@ -2,11 +2,22 @@
 
 #include <stdexcept>
 
+#include "skyssl/core/huge_pages.hpp"
+
 namespace skyssl::kernels {
 
 namespace {
 // Only the pool refers to the tensor and to its storage: no batch, view or slice is alive.
 bool unshared(const torch::Tensor& t) { return t.use_count() == 1 && t.storage().use_count() == 1; }
+
+// A new pair; host memory asks for huge pages (fewer first-touch faults and TLB misses).
+two_views fresh_pair(const std::vector<std::int64_t>& shape, const torch::TensorOptions& opts) {
+  two_views p{torch::empty(shape, opts), torch::empty(shape, opts)};
+  if (opts.device().is_cpu())
+    for (const auto* t : {&p.view1, &p.view2})
+      advise_huge_pages(t->data_ptr(), static_cast<std::size_t>(t->nbytes()));
+  return p;
+}
 }  // namespace
 
 view_pool::view_pool(int max_pairs) : max_pairs_(max_pairs) {
@@ -19,13 +30,11 @@ two_views view_pool::acquire(std::int64_t n, std::int64_t c, std::int64_t h, std
   const std::vector<std::int64_t> shape{n, c, h, w};
   for (auto& p : pairs_) {
     if (!unshared(p.view1) || !unshared(p.view2) || p.view1.device() != opts.device()) continue;
-    if (p.view1.sizes() != torch::IntArrayRef(shape)) {  // a new batch shape (last batch, eval)
-      p.view1 = torch::empty(shape, opts);
-      p.view2 = torch::empty(shape, opts);
-    }
+    if (p.view1.sizes() != torch::IntArrayRef(shape))  // a new batch shape (last batch, eval)
+      p = fresh_pair(shape, opts);
     return p;
   }
-  two_views fresh{torch::empty(shape, opts), torch::empty(shape, opts)};
+  two_views fresh = fresh_pair(shape, opts);
   if (static_cast<int>(pairs_.size()) < max_pairs_) pairs_.push_back(fresh);
   return fresh;
 }

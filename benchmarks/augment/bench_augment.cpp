@@ -23,6 +23,7 @@
 #include "kernels/augment.hpp"
 #include "kernels/sample_params.hpp"
 #include "kernels/view_pool.hpp"
+#include "skyssl/core/huge_pages.hpp"
 #include "skyssl/core/philox.hpp"
 
 using namespace skyssl;
@@ -200,6 +201,9 @@ int main(int argc, char** argv) {
       px[k] = 0.3f * std::exp(-(dx * dx + 2 * dy * dy) / 50.0f) + 0.004f * z[j];
     }
   }
+  // As the shard reader does for its batch buffers: without huge pages the fused side ran at
+  // 21 or 29 ms per batch depending on where the heap lay (TLB misses on the input).
+  advise_huge_pages(images.data_ptr(), static_cast<std::size_t>(images.nbytes()));
   auto ids = torch::arange(batch, torch::kInt64);
   auto ebv = torch::full({batch}, 0.03f);
   auto psf = torch::full({batch, C}, 1.3f);

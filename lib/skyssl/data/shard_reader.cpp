@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/huge_pages.hpp"
 #include "skyssl/data/epoch_plan.hpp"
 
 namespace skyssl::data {
@@ -103,6 +104,7 @@ torch::Tensor shard_reader::image_buffer(std::int64_t b) const {
     if (t.use_count() == 1 && t.storage().use_count() == 1 && t.size(0) == b) return t;
   auto t = torch::empty({b, archive_->channels(), archive_->height(), archive_->width()},
                         torch::kFloat32);
+  advise_huge_pages(t.data_ptr(), static_cast<std::size_t>(t.nbytes()));  // kernels sample it
   if (static_cast<int>(pool_.size()) < opts_.prefetch + 3) pool_.push_back(t);
   return t;
 }
