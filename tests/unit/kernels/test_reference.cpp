@@ -1,6 +1,7 @@
 // Properties of the parameter draw and the plain reference (no torch, no Kokkos).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -24,6 +25,28 @@ TEST_CASE("sincos_deg is exact at multiples of 90 degrees") {
   sincos_deg(200.0f, s, c);
   CHECK(s == doctest::Approx(std::sin(200.0 * M_PI / 180)).epsilon(1e-6));
   CHECK(c == doctest::Approx(std::cos(200.0 * M_PI / 180)).epsilon(1e-6));
+}
+
+TEST_CASE("the inline log, sincos and Box-Muller of the kernels agree with libm") {
+  double worst_log = 0, worst_sc = 0, worst_normal = 0;
+  for (std::uint32_t i = 0; i < (1u << 16); ++i) {
+    const std::uint32_t w = i * 65537u + 12345u;  // spread over the whole 32-bit range
+    const float u = static_cast<float>(w >> 8) * 5.9604645e-8f;
+    float s, c;
+    detail::sincos_turns(u, s, c);
+    const double t = 6.283185307179586 * u;
+    worst_sc = std::max({worst_sc, std::fabs(s - std::sin(t)), std::fabs(c - std::cos(t))});
+    const float x = 1.0f - u;  // (0, 1]
+    worst_log = std::max(worst_log, std::fabs(detail::log_pos(x) - std::log(double(x))) /
+                                        std::max(1.0, std::fabs(std::log(double(x)))));
+    float n0, n1, r0, r1;
+    detail::normal_pair(w, ~w, n0, n1);
+    skyssl::rng::to_normal2(w, ~w, r0, r1);  // the libm version
+    worst_normal = std::max({worst_normal, double(std::fabs(n0 - r0)), double(std::fabs(n1 - r1))});
+  }
+  CHECK(worst_sc < 1e-6);
+  CHECK(worst_log < 1e-6);
+  CHECK(worst_normal < 1e-5);  // |n| <= 5.8: a few ulp of r and of the angle
 }
 
 TEST_CASE("drawn parameters stay in their configured ranges") {
