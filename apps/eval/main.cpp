@@ -15,6 +15,7 @@
 
 #include "kernels/augment_config.hpp"
 #include "kernels/kokkos_runtime.hpp"
+#include "skyssl/core/allocator.hpp"
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
@@ -174,6 +175,7 @@ int run(const cli_args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_freed_memory();  // embedding batches: no page faults on every batch
   dist::runtime rt(&argc, &argv);
   CLI::App app{"skyssl-eval: k-NN probes and similarity search on a trained encoder"};
   cli_args a;

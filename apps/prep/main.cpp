@@ -4,11 +4,13 @@
 #include <map>
 
 #include "apps/prep/commands.hpp"
+#include "skyssl/core/allocator.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
 #include "skyssl/dist/communicator.hpp"
 
 int main(int argc, char** argv) {
+  skyssl::keep_freed_memory();  // batch buffers of synth, scan and gallery
   skyssl::dist::runtime rt(&argc, &argv);
   CLI::App app{"skyssl-prep: synthesise, import, inspect and preview galaxy survey archives"};
   app.require_subcommand(1);

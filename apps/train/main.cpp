@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "kernels/kokkos_runtime.hpp"
+#include "skyssl/core/allocator.hpp"
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
@@ -86,6 +87,7 @@ int run(const cli_args& a, config cfg, dist::communicator& comm) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_freed_memory();  // LibTorch's per-step temporaries: no page faults every step
   dist::runtime rt(&argc, &argv);
   CLI::App app{"skyssl-train: MoCo v2 self-supervised pre-training on galaxy images"};
   cli_args a;

@@ -160,132 +160,138 @@ int main(int argc, char** argv) {
       "--off", off,
       "steps to switch off (profiling): reddening flips rotation scale blur jitter noise stretch");
   CLI11_PARSE(app, argc, argv);
-  // Both sides allocate from a heap that keeps freed memory, so the comparison is of compute.
-  // With glibc's defaults, large blocks (LibTorch's 35 MB repeated input, fresh outputs) come
-  // from new mmaps and fault on every batch, depending on what ran before: 2-3x slower on
-  // some machines, and the ratio swings from run to run. The pipeline avoids this for the
-  // fused side with a view_pool.
-  mallopt(M_MMAP_MAX, 0);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  kokkos_scope kokkos;
-  torch::set_num_threads(threads);
-  torch::NoGradGuard no_grad;
+  try {
+    // Both sides allocate from a heap that keeps freed memory, so the comparison is of compute.
+    // With glibc's defaults, large blocks (LibTorch's 35 MB repeated input, fresh outputs) come
+    // from new mmaps and fault on every batch, depending on what ran before: 2-3x slower on
+    // some machines, and the ratio swings from run to run. The pipeline avoids this for the
+    // fused side with a view_pool.
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    kokkos_scope kokkos;
+    torch::set_num_threads(threads);
+    torch::NoGradGuard no_grad;
 
-  auto cfg = augment_config::decals();
-  cfg.input_size = input;
-  cfg.crop_h = cfg.crop_w = crop;
-  for (const auto& o : off) {
-    bool* flag = o == "reddening"  ? &cfg.reddening
-                 : o == "flips"    ? &cfg.flips
-                 : o == "rotation" ? &cfg.rotation
-                 : o == "scale"    ? &cfg.scale
-                 : o == "blur"     ? &cfg.blur
-                 : o == "jitter"   ? &cfg.jitter
-                 : o == "noise"    ? &cfg.noise
-                 : o == "stretch"  ? &cfg.stretch
-                                   : nullptr;
-    if (!flag) throw std::runtime_error("--off: unknown step " + o);
-    *flag = false;
-  }
-  const int C = cfg.bands;
-  // Galaxy-like batch: a Gaussian blob plus sky noise, from Philox.
-  auto images = torch::empty({batch, C, input, input});
-  float* px = images.data_ptr<float>();
-  for (std::int64_t i = 0; i < images.numel(); i += 4) {
-    float z[4];
-    noise_block(rng::stream_key{1, 0, 0, 0, rng::user}, static_cast<std::uint32_t>(i / 4), z);
-    for (int j = 0; j < 4 && i + j < images.numel(); ++j) {
-      const auto k = i + j;
-      const int y = static_cast<int>(k / input % input), x = static_cast<int>(k % input);
-      const float dy = y - input / 2.0f, dx = x - input / 2.0f;
-      px[k] = 0.3f * std::exp(-(dx * dx + 2 * dy * dy) / 50.0f) + 0.004f * z[j];
+    auto cfg = augment_config::decals();
+    cfg.input_size = input;
+    cfg.crop_h = cfg.crop_w = crop;
+    for (const auto& o : off) {
+      bool* flag = o == "reddening"  ? &cfg.reddening
+                   : o == "flips"    ? &cfg.flips
+                   : o == "rotation" ? &cfg.rotation
+                   : o == "scale"    ? &cfg.scale
+                   : o == "blur"     ? &cfg.blur
+                   : o == "jitter"   ? &cfg.jitter
+                   : o == "noise"    ? &cfg.noise
+                   : o == "stretch"  ? &cfg.stretch
+                                     : nullptr;
+      if (!flag) throw std::runtime_error("--off: unknown step " + o);
+      *flag = false;
     }
-  }
-  // As the shard reader does for its batch buffers: without huge pages the fused side ran at
-  // 21 or 29 ms per batch depending on where the heap lay (TLB misses on the input).
-  advise_huge_pages(images.data_ptr(), static_cast<std::size_t>(images.nbytes()));
-  auto ids = torch::arange(batch, torch::kInt64);
-  auto ebv = torch::full({batch}, 0.03f);
-  auto psf = torch::full({batch, C}, 1.3f);
-
-  // Sanity: with noise off the two implementations compute the same chain.
-  if (only.empty()) {
-    auto quiet = cfg;
-    quiet.noise = false;
-    auto fused = augment_two_views(quiet, images, ids, ebv, psf, 3, 0);
-    auto ref = torch_chain(quiet, images, ids, ebv, psf, 3, 0);
-    auto f = torch::stack({fused.view1, fused.view2}, 1).reshape_as(ref);
-    fmt::print("check: max |fused - libtorch| (noise off) = {:.2e}\n",
-               (f - ref).abs().max().item<float>());
-  }
-
-  // The sides run interleaved, one batch each in turn, and each reports its median: on a
-  // shared machine a slow spell then hits all sides alike instead of whichever ran during it.
-  view_pool pool(2);
-  struct side {
-    const char* name;
-    std::function<void()> run;
-    std::vector<double> cpu{}, wall{}, faults{};
-  };
-  std::vector<side> sides;
-  if (only != "libtorch") {
-    sides.push_back({"fused, new outputs",
-                     [&] {
-                       auto v = augment_two_views(cfg, images, ids, ebv, psf, 3, 1);
-                       if (v.view1.numel() == 0) std::abort();
-                     },
-                     {},
-                     {},
-                     {}});
-    sides.push_back({"fused, pooled outputs",
-                     [&] {
-                       const auto v = pool.acquire(batch, C, crop, crop, images.options());
-                       augment_two_views_into(cfg, images, ids, ebv, psf, 3, 1, v);
-                     },
-                     {},
-                     {},
-                     {}});
-  }
-  if (only != "fused")
-    sides.push_back({"libtorch ops",
-                     [&] {
-                       auto v = torch_chain(cfg, images, ids, ebv, psf, 3, 1);
-                       if (v.numel() == 0) std::abort();
-                     },
-                     {},
-                     {},
-                     {}});
-  for (auto& s : sides) s.run();  // warm-up
-  for (int i = 0; i < iters; ++i)
-    for (auto& s : sides) {
-      const double f0 = minor_faults(), c0 = cpu_seconds();
-      const auto t0 = clock_type::now();
-      s.run();
-      s.wall.push_back(seconds_since(t0));
-      s.cpu.push_back(cpu_seconds() - c0);
-      s.faults.push_back(minor_faults() - f0);
+    const int C = cfg.bands;
+    // Galaxy-like batch: a Gaussian blob plus sky noise, from Philox.
+    auto images = torch::empty({batch, C, input, input});
+    float* px = images.data_ptr<float>();
+    for (std::int64_t i = 0; i < images.numel(); i += 4) {
+      float z[4];
+      noise_block(rng::stream_key{1, 0, 0, 0, rng::user}, static_cast<std::uint32_t>(i / 4), z);
+      for (int j = 0; j < 4 && i + j < images.numel(); ++j) {
+        const auto k = i + j;
+        const int y = static_cast<int>(k / input % input), x = static_cast<int>(k % input);
+        const float dy = y - input / 2.0f, dx = x - input / 2.0f;
+        px[k] = 0.3f * std::exp(-(dx * dx + 2 * dy * dy) / 50.0f) + 0.004f * z[j];
+      }
     }
-  const double bw = copy_bandwidth();
-  // Compulsory traffic per input image: the image read once, two views written.
-  const double bytes = 4.0 * C * (double(input) * input + 2.0 * crop * crop);
-  fmt::print(
-      "augment {}x{}x{} -> 2 views {}x{}, batch {}, {} iters (median), torch threads {}, "
-      "Kokkos {}\n",
-      C, input, input, crop, crop, batch, iters, threads, Kokkos::DefaultExecutionSpace::name());
-  for (const auto& s : sides)
+    // As the shard reader does for its batch buffers: without huge pages the fused side ran at
+    // 21 or 29 ms per batch depending on where the heap lay (TLB misses on the input).
+    advise_huge_pages(images.data_ptr(), static_cast<std::size_t>(images.nbytes()));
+    auto ids = torch::arange(batch, torch::kInt64);
+    auto ebv = torch::full({batch}, 0.03f);
+    auto psf = torch::full({batch, C}, 1.3f);
+
+    // Sanity: with noise off the two implementations compute the same chain.
+    if (only.empty()) {
+      auto quiet = cfg;
+      quiet.noise = false;
+      auto fused = augment_two_views(quiet, images, ids, ebv, psf, 3, 0);
+      auto ref = torch_chain(quiet, images, ids, ebv, psf, 3, 0);
+      auto f = torch::stack({fused.view1, fused.view2}, 1).reshape_as(ref);
+      fmt::print("check: max |fused - libtorch| (noise off) = {:.2e}\n",
+                 (f - ref).abs().max().item<float>());
+    }
+
+    // The sides run interleaved, one batch each in turn, and each reports its median: on a
+    // shared machine a slow spell then hits all sides alike instead of whichever ran during it.
+    view_pool pool(2);
+    struct side {
+      const char* name;
+      std::function<void()> run;
+      std::vector<double> cpu{}, wall{}, faults{};
+    };
+    std::vector<side> sides;
+    if (only != "libtorch") {
+      sides.push_back({"fused, new outputs",
+                       [&] {
+                         auto v = augment_two_views(cfg, images, ids, ebv, psf, 3, 1);
+                         if (v.view1.numel() == 0) std::abort();
+                       },
+                       {},
+                       {},
+                       {}});
+      sides.push_back({"fused, pooled outputs",
+                       [&] {
+                         const auto v = pool.acquire(batch, C, crop, crop, images.options());
+                         augment_two_views_into(cfg, images, ids, ebv, psf, 3, 1, v);
+                       },
+                       {},
+                       {},
+                       {}});
+    }
+    if (only != "fused")
+      sides.push_back({"libtorch ops",
+                       [&] {
+                         auto v = torch_chain(cfg, images, ids, ebv, psf, 3, 1);
+                         if (v.numel() == 0) std::abort();
+                       },
+                       {},
+                       {},
+                       {}});
+    for (auto& s : sides) s.run();  // warm-up
+    for (int i = 0; i < iters; ++i)
+      for (auto& s : sides) {
+        const double f0 = minor_faults(), c0 = cpu_seconds();
+        const auto t0 = clock_type::now();
+        s.run();
+        s.wall.push_back(seconds_since(t0));
+        s.cpu.push_back(cpu_seconds() - c0);
+        s.faults.push_back(minor_faults() - f0);
+      }
+    const double bw = copy_bandwidth();
+    // Compulsory traffic per input image: the image read once, two views written.
+    const double bytes = 4.0 * C * (double(input) * input + 2.0 * crop * crop);
     fmt::print(
-        "  {:<22}: {:8.1f} images/s ({:.2f} ms CPU/batch, {:.2f} ms wall, {:.0f} page "
-        "faults/batch)\n",
-        s.name, batch / median(s.cpu), 1e3 * median(s.cpu), 1e3 * median(s.wall), median(s.faults));
-  if (sides.size() == 3) {
-    const double t = median(sides[2].cpu);
-    fmt::print("  speed-up vs libtorch  : {:.2f}x new outputs, {:.2f}x pooled (target >= 5x)\n",
-               t / median(sides[0].cpu), t / median(sides[1].cpu));
+        "augment {}x{}x{} -> 2 views {}x{}, batch {}, {} iters (median), torch threads {}, "
+        "Kokkos {}\n",
+        C, input, input, crop, crop, batch, iters, threads, Kokkos::DefaultExecutionSpace::name());
+    for (const auto& s : sides)
+      fmt::print(
+          "  {:<22}: {:8.1f} images/s ({:.2f} ms CPU/batch, {:.2f} ms wall, {:.0f} page "
+          "faults/batch)\n",
+          s.name, batch / median(s.cpu), 1e3 * median(s.cpu), 1e3 * median(s.wall),
+          median(s.faults));
+    if (sides.size() == 3) {
+      const double t = median(sides[2].cpu);
+      fmt::print("  speed-up vs libtorch  : {:.2f}x new outputs, {:.2f}x pooled (target >= 5x)\n",
+                 t / median(sides[0].cpu), t / median(sides[1].cpu));
+    }
+    fmt::print("  bytes/image           : {:.0f} (read {}x{}x{} f32 once, write 2 views)\n", bytes,
+               C, input, input);
+    fmt::print("  copy bandwidth        : {:.2f} GB/s (memcpy, read+write)\n", bw / 1e9);
+    for (const auto& s : sides)
+      fmt::print("  {:<22}: {:.2f}% of it\n", s.name, 100 * batch / median(s.cpu) * bytes / bw);
+  } catch (const std::exception& e) {  // bad archive, config or option: one line, exit 1
+    fmt::print(stderr, "bench_augment: {}\n", e.what());
+    return 1;
   }
-  fmt::print("  bytes/image           : {:.0f} (read {}x{}x{} f32 once, write 2 views)\n", bytes, C,
-             input, input);
-  fmt::print("  copy bandwidth        : {:.2f} GB/s (memcpy, read+write)\n", bw / 1e9);
-  for (const auto& s : sides)
-    fmt::print("  {:<22}: {:.2f}% of it\n", s.name, 100 * batch / median(s.cpu) * bytes / bw);
   return 0;
 }
