@@ -6,8 +6,8 @@
 
 #include "kernels/augment_kernels.hpp"
 #include "kernels/torch_views.hpp"
+#include "kernels/view_pool.hpp"
 #include "skyssl/core/error.hpp"
-#include "skyssl/core/huge_pages.hpp"
 
 namespace skyssl::kernels {
 
@@ -63,13 +63,8 @@ two_views augment_two_views(const augment_config& cfg, const torch::Tensor& imag
                             const torch::Tensor& ids, const torch::Tensor& ebv,
                             const torch::Tensor& psf_fwhm, std::uint64_t seed, std::int64_t epoch) {
   view4<mem_t>(images, "images");  // dtype, rank, device and layout first
-  two_views out;
-  out.view1 = torch::empty({images.size(0), images.size(1), cfg.crop_h, cfg.crop_w},
-                           images.options().dtype(torch::kFloat32));
-  out.view2 = torch::empty_like(out.view1);
-  if (images.device().is_cpu())
-    for (const auto* t : {&out.view1, &out.view2})
-      advise_huge_pages(t->data_ptr(), static_cast<std::size_t>(t->nbytes()));
+  const auto out =
+      new_views(images.size(0), images.size(1), cfg.crop_h, cfg.crop_w, images.options());
   augment_two_views_into(cfg, images, ids, ebv, psf_fwhm, seed, epoch, out);
   return out;
 }

@@ -219,7 +219,7 @@ KOKKOS_INLINE_FUNCTION void stretch_row(const Member& t, float* row, std::size_t
   }
   lanes(t, 0, w, [&](int x) {
     const float I = f[x] * inv_bands;
-    f[x] = asinh_branchless(q * I) * inv_sqrt_q / (I == 0.0f ? 1e-6f : I);
+    f[x] = asinh_nonneg(q * I) * inv_sqrt_q / (I == 0.0f ? 1e-6f : I);
   });
   for (int b = 0; b < C; ++b) {
     const float sc = cfg.stretch_scale[b];
@@ -230,9 +230,7 @@ KOKKOS_INLINE_FUNCTION void stretch_row(const Member& t, float* row, std::size_t
 
 template <class Exec>
 int vector_length() {
-  return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Exec::memory_space>::accessible
-             ? 1
-             : 32;
+  return host_space<Exec>() ? 1 : 32;
 }
 
 // Adds p[0..n) to m; with `clip`, only the values within `width` of `centre`. Eight
@@ -311,7 +309,7 @@ void augment_two_views(const Exec& exec, const augment_config& cfg,
   const int Hp = h + 2 * R, Wp = w + 2 * R;
   const int G = (w + 3) / 4;  // noise blocks per row
   // CPUs sample all bands of a pixel at once from a band-interleaved copy of the image (four
-  // floats per pixel: two 32-byte loads per output pixel instead of four gathers per band).
+  // floats per pixel: four 16-byte loads per output pixel instead of four gathers per band).
   const bool interleave = detail::host_space<Exec>() && C <= 4;
   const int CR = C < 4 ? 4 : C;  // geometry rows per thread (4 for the interleaved stores)
   // Per team: the horizontally blurred rows of every band, the blur weights and the
@@ -410,8 +408,7 @@ void augment_two_views(const Exec& exec, const augment_config& cfg,
             const int lo = R - rmax, hi = R + w + rmax;
             int a = lo, e = hi;
             detail::interior_span(ry, my, x_off, H, a, e);
-            detail::interior_span(rx, mx, x_off, W, a, e);
-            if (e < a) e = a;
+            detail::interior_span(rx, mx, x_off, W, a, e);  // leaves lo <= a <= e <= hi
             for (int b = 0; b < C; ++b) {
               const float* plane = img + static_cast<std::size_t>(b) * H * W;
               const float gain = p.gain[b];

@@ -115,10 +115,12 @@ SKYSSL_HD_FORCE void normal_pair(std::uint32_t a, std::uint32_t b, float& n0, fl
 }
 
 // asinh for x >= 0 through a log (libm's asinhf goes through log1pf and is several times
-// slower); a series below 1e-2 keeps the relative accuracy that asinh(x)/x needs.
-SKYSSL_HD float asinh_nonneg(float x) {
-  if (x < 1e-2f) return x * (1.0f - x * x * (1.0f / 6.0f - x * x * (3.0f / 40.0f)));
-  return log_pos(x + sqrtf(x * x + 1.0f));
+// slower); a series below 1e-2 keeps the relative accuracy that asinh(x)/x needs. Both sides
+// are computed and one selected, without a branch, so a loop over pixels vectorises.
+SKYSSL_HD_FORCE float asinh_nonneg(float x) {
+  const float series = x * (1.0f - x * x * (1.0f / 6.0f - x * x * (3.0f / 40.0f)));
+  const float lg = log_pos(x + sqrtf(x * x + 1.0f));
+  return x < 1e-2f ? series : lg;
 }
 
 // Lupton arcsinh stretch of one pixel across bands, in place (band order kept):
@@ -132,14 +134,6 @@ SKYSSL_HD void stretch_pixel(float* v, int bands, const float* scale, float m, f
   I /= static_cast<float>(bands);
   const float f = asinh_nonneg(q * I) / sqrtf(q) / (I == 0.0f ? 1e-6f : I);
   for (int b = 0; b < bands; ++b) v[b] = min_one(pos_part(v[b] * f));
-}
-
-// asinh_nonneg() without the branch: both sides computed and selected, so a loop over pixels
-// vectorises (same values).
-SKYSSL_HD_FORCE float asinh_branchless(float x) {
-  const float series = x * (1.0f - x * x * (1.0f / 6.0f - x * x * (3.0f / 40.0f)));
-  const float lg = log_pos(x + sqrtf(x * x + 1.0f));
-  return x < 1e-2f ? series : lg;
 }
 
 }  // namespace skyssl::kernels::detail

@@ -9,16 +9,17 @@ namespace skyssl::kernels {
 namespace {
 // Only the pool refers to the tensor and to its storage: no batch, view or slice is alive.
 bool unshared(const torch::Tensor& t) { return t.use_count() == 1 && t.storage().use_count() == 1; }
+}  // namespace
 
-// A new pair; host memory asks for huge pages (fewer first-touch faults and TLB misses).
-two_views fresh_pair(const std::vector<std::int64_t>& shape, const torch::TensorOptions& opts) {
-  two_views p{torch::empty(shape, opts), torch::empty(shape, opts)};
+two_views new_views(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                    const torch::TensorOptions& options) {
+  const auto opts = options.dtype(torch::kFloat32);
+  two_views p{torch::empty({n, c, h, w}, opts), torch::empty({n, c, h, w}, opts)};
   if (opts.device().is_cpu())
     for (const auto* t : {&p.view1, &p.view2})
       advise_huge_pages(t->data_ptr(), static_cast<std::size_t>(t->nbytes()));
   return p;
 }
-}  // namespace
 
 view_pool::view_pool(int max_pairs) : max_pairs_(max_pairs) {
   if (max_pairs < 0) throw std::invalid_argument("view_pool: max_pairs must be >= 0");
@@ -26,15 +27,13 @@ view_pool::view_pool(int max_pairs) : max_pairs_(max_pairs) {
 
 two_views view_pool::acquire(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
                              const torch::TensorOptions& options) {
-  const auto opts = options.dtype(torch::kFloat32);
-  const std::vector<std::int64_t> shape{n, c, h, w};
   for (auto& p : pairs_) {
-    if (!unshared(p.view1) || !unshared(p.view2) || p.view1.device() != opts.device()) continue;
-    if (p.view1.sizes() != torch::IntArrayRef(shape))  // a new batch shape (last batch, eval)
-      p = fresh_pair(shape, opts);
+    if (!unshared(p.view1) || !unshared(p.view2) || p.view1.device() != options.device()) continue;
+    if (p.view1.sizes() != torch::IntArrayRef{n, c, h, w})  // a new batch shape (last batch, eval)
+      p = new_views(n, c, h, w, options);
     return p;
   }
-  two_views fresh = fresh_pair(shape, opts);
+  two_views fresh = new_views(n, c, h, w, options);
   if (static_cast<int>(pairs_.size()) < max_pairs_) pairs_.push_back(fresh);
   return fresh;
 }

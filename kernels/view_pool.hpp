@@ -13,6 +13,11 @@
 
 namespace skyssl::kernels {
 
+// A new pair of (n, c, h, w) float32 tensors on `options`' device, contents undefined; host
+// memory asks for huge pages (fewer first-touch faults and TLB misses).
+two_views new_views(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                    const torch::TensorOptions& options);
+
 class view_pool {
  public:
   // Keeps at most `max_pairs` pairs; when all are in use a new, untracked pair is returned, so
