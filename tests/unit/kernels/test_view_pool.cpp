@@ -36,3 +36,5 @@ TEST_CASE("a free pair of another shape is reallocated to the asked shape") {
   CHECK(b.view2.sizes() == torch::IntArrayRef{3, 3, 8, 8});
   CHECK(pool.size() == 1);
 }
+
+TEST_CASE("a negative bound is refused") { CHECK_THROWS_AS(view_pool(-1), std::invalid_argument); }
