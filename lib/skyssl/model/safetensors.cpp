@@ -116,10 +116,12 @@ tensor_map parse_safetensors(const std::string& bytes, const std::string& source
 }
 
 tensor_map read_safetensors(const std::filesystem::path& path, string_map* metadata) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw error(fmt::format("cannot open '{}'", path.string()));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw error(fmt::format("cannot read '{}'", path.string()));
+  std::string bytes(static_cast<std::size_t>(in.tellg()), '\0');
+  in.seekg(0);
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!in) throw error(fmt::format("cannot read '{}'", path.string()));
   return parse_safetensors(bytes, path.string(), metadata);
 }
 
