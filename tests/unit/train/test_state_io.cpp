@@ -165,3 +165,13 @@ TEST_CASE("a checkpoint that does not fit the model is refused, naming the tenso
   CHECK_THROWS_WITH_AS(restore_state(s, bad, f.comm, "ck"), doctest::Contains("encoder_k.extra"),
                        checkpoint_error);
 }
+
+TEST_CASE("a non-finite loss stops training, naming the epoch and step") {
+  fixture f;
+  auto v1 = f.v1.clone();
+  v1[5][0][3][3] = std::nanf("");  // one pixel of one sample in the first batch
+  tensor_source data(v1, f.v2, 16);
+  auto s = make_state(f.cfg, f.comm, 3, data.steps_per_epoch());
+  CHECK_THROWS_WITH_AS(train::train(s, data, f.comm, fresh("nan")),
+                       doctest::Contains("loss is nan at epoch 0 step 0"), error);
+}
