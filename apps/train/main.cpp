@@ -175,10 +175,13 @@ int run(const cli_args& a, config cfg, dist::communicator& comm) {
     log::info("training already complete ({} steps); writing the outputs", state.global_step);
   } else {
     const auto summary = train::train(state, source, comm, run_dir);
-    log::info("trained {} steps in {} ({:.1f}% of it waiting for input); loss {:.4f} -> {:.4f}",
-              summary.steps, train::format_duration(summary.seconds),
+    log::info("trained {} steps in {} ({:.1f}% of it waiting for input); {}", summary.steps,
+              train::format_duration(summary.seconds),
               summary.seconds > 0 ? 100.0 * summary.wait_seconds / summary.seconds : 0.0,
-              summary.first_loss, summary.last_loss);
+              summary.first_loss_step > 0
+                  ? fmt::format("loss {:.4f} at step {} (the first with a full queue) -> {:.4f}",
+                                summary.first_loss, summary.first_loss_step, summary.last_loss)
+                  : fmt::format("last loss {:.4f} (the queue never filled)", summary.last_loss));
     if (summary.stop_signal != 0) {
       const int code = train::exit_code_for_signal(summary.stop_signal);
       log::info("stopped by a signal after step {}; checkpoint {} written; exit {} ({})",

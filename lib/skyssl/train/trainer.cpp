@@ -157,7 +157,12 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
           fmt::format("loss is {} at epoch {} step {}: lower train.base_lr or check the "
                       "input data",
                       r.loss, b.epoch, b.step));
-    if (i == 0) sum.first_loss = r.loss;
+    // Steps done before this one times the global batch: how much of the queue is real keys.
+    const bool queue_full = s.global_step * s.moco->global_batch() >= s.moco->queue().size();
+    if (queue_full && sum.first_loss_step == 0) {
+      sum.first_loss = r.loss;
+      sum.first_loss_step = s.global_step + 1;
+    }
     sum.last_loss = r.loss;
     s.interval.loss += r.loss;
     s.interval.acc1 += r.acc1;

@@ -64,7 +64,10 @@ train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int 
 
 struct run_summary {
   std::int64_t steps = 0;
+  // The loss starts low while the queue holds random keys and jumps when real keys fill it:
+  // first_loss is the first step's with a full queue (first_loss_step; 0 if never full).
   double first_loss = 0, last_loss = 0;
+  std::int64_t first_loss_step = 0;
   double seconds = 0, wait_seconds = 0;
   int stop_signal = 0;  // the signal that stopped the run early (0: ran to the end)
   std::int64_t checkpoints = 0;

@@ -110,6 +110,8 @@ TEST_CASE("stopped by SIGUSR1 and resumed: the same weights, momentum, queue and
   const auto ra = train::train(a, data, f.comm, whole);
   CHECK(ra.stop_signal == 0);
   CHECK(ra.steps == 12);
+  // K = 64 = 4 global batches: the fifth step is the first with a queue of real keys.
+  CHECK(ra.first_loss_step == 5);
   CHECK(a.global_step == 12);
 
   const auto parts = fresh("parts");
