@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
 # ctest -L slurm: jobscripts/perlmutter/campaign.sbatch on a real, private one-node Slurm.
-# A small MoCo run is sized to outlast two Slurm segments: with --time=1 (Slurm's minimum,
-# one minute) and --signal=B:USR1@20 the warning comes 10-40 s into a segment (slurmctld checks
-# time limits every 30 s), the trainer checkpoints and exits 85, the script requeues the job,
-# and it resumes about 6 s later. Checks: >= 2 requeues (SLURM_RESTART_COUNT in the log,
+# --time=1 is Slurm's minimum (one minute), and slurmctld sends the --signal=B:USR1@20 warning
+# at its first time-limit check (every ~30 s) at most 20 + 30 s before the end: 10-40 s into a
+# segment. The trainer checkpoints and exits 85, the script requeues the job, and it starts
+# again ~6 s later (cred_expire=5 in the private Slurm), so later segments end at the next
+# check: ~24 s each. The job is released 25 s before a check so the first one is that long
+# too, and the run is sized (by this machine's speed) to need about three segments.
+# Checks: >= 2 requeues (SLURM_RESTART_COUNT in the log,
 # Restarts in scontrol, >= 2 "resume" events in metrics.jsonl), the job ended COMPLETED with
 # exit code 0 on its own, and weights.pt and queue.pt are byte-identical to those of the same
 # config trained without interruption under mpiexec.
 #   SKYSSL_SOURCE_DIR, SKYSSL_BINARY_DIR  set by ctest
 #   SKYSSL_TRAIN_BIN                      trainer (default $SKYSSL_BINARY_DIR/apps/train/skyssl-train)
-#   SKYSSL_SLURM_TEST_SECONDS             uninterrupted training time to aim for (default 60)
+#   SKYSSL_SLURM_TEST_SECONDS             uninterrupted training time to aim for (default 55)
 #   SKYSSL_SLURM_TEST_KEEP=1              keep the temporary directory (logs, runs) for a look
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 src=${SKYSSL_SOURCE_DIR:?set by ctest}
 bin=${SKYSSL_BINARY_DIR:?set by ctest}
 train=${SKYSSL_TRAIN_BIN:-$bin/apps/train/skyssl-train}
-target_s=${SKYSSL_SLURM_TEST_SECONDS:-60}
+target_s=${SKYSSL_SLURM_TEST_SECONDS:-55}
 deadline=$((SECONDS + 230))  # below ctest's TIMEOUT, so that a hang still cleans up and reports
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=mini-slurm.sh
@@ -82,10 +85,26 @@ say "submitting campaign.sbatch (local site, --time=1, --signal=B:USR1@20)"
 job=$(cd "$tmp" && SKYSSL_SITE=local SKYSSL_ROOT="$src" SKYSSL_BUILD_DIR="$bin" SKYSSL_TRAIN_BIN="$train" \
   SKYSSL_RANKS=2 SKYSSL_PRESET=example SKYSSL_RUN_DIR="$tmp/campaign" SKYSSL_SET="${sets[*]}" \
   SKYSSL_GLOBAL_BATCH=64 SKYSSL_CKPT_MINUTES=0 SKYSSL_CKPT_KEEP=2 \
-  sbatch --parsable --job-name=skyssl-test --nodes=1 --ntasks=2 --cpus-per-task=1 \
+  sbatch --parsable --hold --job-name=skyssl-test --nodes=1 --ntasks=2 --cpus-per-task=1 \
   --time=1 --time-min=1 --signal=B:USR1@20 --output="$tmp/campaign.log" \
   "$src/jobscripts/perlmutter/campaign.sbatch") || fail "sbatch failed"
-say "job $job submitted"
+say "job $job submitted (held)"
+check=
+for ((i = 0; i < 40; i++)); do
+  check=$(mini_slurm_last_check_ms)
+  [ -z "$check" ] || break
+  sleep 1
+done
+if [ -n "$check" ]; then
+  now=$(date +%s%3N)
+  release=$((check + 5000))  # = the next check - 25 s
+  while ((release < now + 500)); do release=$((release + 30000)); done
+  say "releasing it in $(((release - now) / 1000)) s, 25 s before a time-limit check"
+  sleep "$(((release - now) / 1000)).$(printf %03d $(((release - now) % 1000)))"
+else
+  say "no time-limit check in slurmctld.log: releasing now (the first segment may be 10-40 s)"
+fi
+scontrol release "$job"
 
 state=
 while ((SECONDS < deadline)); do

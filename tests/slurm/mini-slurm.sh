@@ -34,7 +34,7 @@ mini_slurm_start() {
   host=$(hostname -s)
   ncpu=$(nproc)
   read -r -a ports < <(mini_slurm_free_ports)
-  mkdir -p "$dir"/{munge,state,spool,log}
+  mkdir -p "$dir"/{munge,state,spool,log,tmp}
   chmod 700 "$dir/munge"
   export SKYSSL_MINI_SLURM=$dir
   export SLURM_CONF=$dir/slurm.conf
@@ -65,11 +65,16 @@ CredType=cred/munge
 PlugStackConfig=$dir/plugstack.conf
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
+# PMIx puts per-step directories named by uid and job id under TmpFS: two instances, both at
+# job 1, would collide in /tmp. Random first job ids keep logs apart too.
+TmpFS=$dir/tmp
+FirstJobId=$((RANDOM * 16 + 1000))
 SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/slurmd.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd.log
-SlurmctldDebug=${MINI_SLURM_DEBUG:-info}
+# debug2 logs each time-limit check ("Testing job time limits"), whose phase tests may need.
+SlurmctldDebug=${MINI_SLURM_DEBUG:-debug2}
 SlurmdDebug=${MINI_SLURM_DEBUG:-info}
 # No cgroups in a container: track processes through /proc, bind nothing.
 ProctrackType=proctrack/linuxproc
@@ -109,6 +114,15 @@ CONF
   echo "mini-slurm: node did not come up (state '${state:-none}'); logs:" >&2
   tail -n 20 "$dir"/log/* >&2
   return 1
+}
+
+# Epoch milliseconds of slurmctld's latest time-limit check (empty if none yet). It checks every
+# ~30 s (PERIODIC_TIMEOUT, fixed at compile time) from its start: that is when --signal
+# warnings go out and time limits are enforced.
+mini_slurm_last_check_ms() {
+  local t
+  t=$(sed -n 's/^\[\([0-9T:.-]*\)\] debug2: Testing job time limits.*/\1/p' "$MINI_SLURM_DIR/log/slurmctld.log" | tail -n 1)
+  [ -z "$t" ] || date -d "${t/T/ }" +%s%3N
 }
 
 # Pids of every process carrying our marker (daemons, slurmstepd, job processes).
