@@ -32,7 +32,7 @@ mini_slurm_start() {
   local dir=$1 host ncpu ports
   mini_slurm_need || return 1
   host=$(hostname -s)
-  ncpu=$(nproc)
+  ncpu=$(getconf _NPROCESSORS_ONLN)  # not nproc: it obeys OMP_NUM_THREADS, which tests set to 1
   read -r -a ports < <(mini_slurm_free_ports)
   mkdir -p "$dir"/{munge,state,spool,log,tmp}
   chmod 700 "$dir/munge"
