@@ -55,7 +55,8 @@ trap 'fail "interrupted"' INT TERM HUP
 say "starting a private Slurm in $tmp/slurm"
 mini_slurm_start "$tmp/slurm" || fail "could not start Slurm"
 # If this shell is killed outright (no trap runs), take the daemons and jobs down anyway.
-( trap - EXIT INT TERM HUP; while kill -0 $$ 2>/dev/null; do sleep 1; done; mini_slurm_stop ) &
+( trap - EXIT INT TERM HUP; while kill -0 $$ 2>/dev/null; do sleep 1; done; mini_slurm_stop
+  [ "${SKYSSL_SLURM_TEST_KEEP:-0}" = 1 ] || rm -rf "$tmp" ) &
 watchdog=$!
 
 say "synthesising a survey"

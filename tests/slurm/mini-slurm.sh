@@ -136,11 +136,21 @@ mini_slurm_marked_pids() {
 
 mini_slurm_stop() {
   [ -n "${MINI_SLURM_DIR:-}" ] || return 0
-  scancel --quiet --user="$(id -un)" 2>/dev/null || true
-  local pid i pids=()
+  local pid i jobs=() pids=()
+  # Cancel the jobs and give their slurmstepds time to finish: once slurmd is gone they would
+  # wait for it forever.
+  mapfile -t jobs < <(squeue -h -o %A 2>/dev/null)
+  if ((${#jobs[@]})); then
+    scancel "${jobs[@]}" 2>/dev/null || true
+    for ((i = 0; i < 30; i++)); do
+      [ -z "$(squeue -h -o %A 2>/dev/null)" ] && break
+      sleep 0.5
+    done
+  fi
   for pid in "${MINI_SLURM_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for ((i = 0; i < 20; i++)); do
-    mapfile -t pids < <(mini_slurm_marked_pids)
+    # slurmstepd overwrites its environment with its title, so it is found by its job id.
+    mapfile -t pids < <(mini_slurm_marked_pids; for j in "${jobs[@]}"; do pgrep -f "^slurmstepd: \[$j\." || true; done)
     ((${#pids[@]})) || break
     # First politely, then not: a hung rank must not outlive the test.
     if ((i < 10)); then kill "${pids[@]}" 2>/dev/null || true; else kill -9 "${pids[@]}" 2>/dev/null || true; fi
