@@ -8,6 +8,9 @@
 #   SKYSSL_CONFIG     a TOML file merged over the preset (optional)
 #   SKYSSL_SET        extra overrides, space-separated section.key=value (applied last, so they win)
 #   SKYSSL_RESUME     auto | never | PATH, passed to --resume (default auto)
+#   SKYSSL_GLOBAL_BATCH   train.global_batch (train, campaign): pins it whatever the node count
+#   SKYSSL_BATCH_PER_RANK else the global batch is this x ranks (default: the site's, 256 per
+#                     GPU on Perlmutter as published; none on the local site: the preset's)
 
 SKYSSL_SITE=${SKYSSL_SITE:-perlmutter}
 SKYSSL_BUILD_DIR=${SKYSSL_BUILD_DIR:-$SKYSSL_ROOT/build}
@@ -36,6 +39,18 @@ skyssl_train_args() {
   [ -z "${SKYSSL_CONFIG:-}" ] || skyssl_args+=(--config "$SKYSSL_CONFIG")
   for s in "${skyssl_site_sets[@]}" "$@" "${user[@]}"; do skyssl_args+=(--set "$s"); done
   skyssl_args+=(--run-dir "$run_dir" --resume "$SKYSSL_RESUME")
+}
+
+# skyssl_batch_set NODES -> prints train.global_batch=N, or nothing (keep the config's). A batch
+# per rank keeps the memory per GPU fixed when -N changes; a resumed run must keep its global
+# batch, so pin SKYSSL_GLOBAL_BATCH to continue a campaign on another node count.
+skyssl_batch_set() {
+  local per=${SKYSSL_BATCH_PER_RANK:-${skyssl_batch_per_rank:-}}
+  if [ -n "${SKYSSL_GLOBAL_BATCH:-}" ]; then
+    echo "train.global_batch=$SKYSSL_GLOBAL_BATCH"
+  elif [ -n "$per" ]; then
+    echo "train.global_batch=$((per * $1 * skyssl_ranks_per_node))"
+  fi
 }
 
 # Newest checkpoint step in RUN_DIR/checkpoints/ckpt-<step>/, or -1.

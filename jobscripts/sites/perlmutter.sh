@@ -37,6 +37,7 @@ export FI_CXI_DEFAULT_CQ_SIZE=131072
 export HDF5_USE_FILE_LOCKING=FALSE  # Lustre scratch: HDF5's flock fails or serialises readers
 
 skyssl_ranks_per_node=4
+skyssl_batch_per_rank=256  # the published run: 256 images per GPU
 skyssl_site_sets=(train.device=cuda)
 
 # One rank per GPU, 16 cores (32 hardware threads) each. --gpu-bind=closest or --gpus-per-task
