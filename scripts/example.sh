@@ -20,7 +20,8 @@ mpiexec -n 2 "$bin/apps/prep/skyssl-prep" scan "$out/survey.h5" --batch 256
 echo "== what the model sees: originals and augmented views"
 "$bin/apps/prep/skyssl-prep" gallery --archive "$out/survey.h5" --out "$out/gallery.png" --count 8 --views 4 \
   --config "$root/configs/example.toml"
-echo "== MoCo v2 pre-training on 2 ranks"
+echo "== MoCo v2 pre-training on 2 ranks (a fresh run: the previous example run is removed)"
+rm -rf "$out/run"
 mpiexec -n 2 "$bin/apps/train/skyssl-train" --preset example --run-dir "$out/run" \
   --set data.path="$out/survey.h5"
 echo "== evaluating the frozen representations (k-NN probes, similarity search)"

@@ -25,6 +25,7 @@
 #include "skyssl/eval/knn_probe.hpp"
 #include "skyssl/eval/similarity_index.hpp"
 #include "skyssl/model/resnet.hpp"
+#include "skyssl/model/weights.hpp"
 
 namespace fs = std::filesystem;
 using namespace skyssl;
@@ -47,29 +48,6 @@ std::vector<T> read_labels(const data::archive& ar, const std::string& canonical
   std::vector<double> v(n);
   ar.read_column(ds, 0, n, v.data());
   return std::vector<T>(v.begin(), v.end());
-}
-
-// torch::load replaces tensors of another shape without complaint; check names and shapes.
-void load_weights(torch::nn::Module& m, const fs::path& weights, const fs::path& config) {
-  std::map<std::string, std::vector<std::int64_t>> expected;
-  for (const auto& p : m.named_parameters()) expected[p.key()] = p.value().sizes().vec();
-  for (const auto& b : m.named_buffers()) expected[b.key()] = b.value().sizes().vec();
-  try {
-    torch::serialize::InputArchive archive;
-    archive.load_from(weights.string());
-    m.load(archive);
-  } catch (const c10::Error& e) {
-    throw error(fmt::format("'{}' does not match the model in '{}': {}", weights.string(),
-                            config.string(), e.what_without_backtrace()));
-  }
-  auto check = [&](const std::string& name, const torch::Tensor& t) {
-    if (t.sizes().vec() != expected.at(name))
-      throw error(fmt::format("'{}' does not match the model in '{}': {} has shape {}, expected {}",
-                              weights.string(), config.string(), name,
-                              fmt::join(t.sizes().vec(), "x"), fmt::join(expected.at(name), "x")));
-  };
-  for (const auto& p : m.named_parameters()) check(p.key(), p.value());
-  for (const auto& b : m.named_buffers()) check(b.key(), b.value());
 }
 
 nlohmann::json to_json(const eval::probe_report& r) {
@@ -120,7 +98,8 @@ int run(const cli_args& a) {
   if (!fs::exists(weights))
     throw error(fmt::format("'{}' not found: train first (skyssl-train --run-dir {})",
                             weights.string(), a.run_dir));
-  load_weights(*trained, weights, run_dir / "config.toml");
+  model::load_weights_file(*trained, weights,
+                           fmt::format("the model in '{}'", (run_dir / "config.toml").string()));
   const std::int64_t n = a.limit > 0 ? std::min(a.limit, ar.size()) : ar.size();
   const auto morphology = read_labels<int>(ar, "morphology", n);
   const auto z_spec = read_labels<double>(ar, "z_spec", n);

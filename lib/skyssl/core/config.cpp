@@ -276,6 +276,18 @@ std::string config::to_toml() const {
   return os.str();
 }
 
+std::map<std::string, std::string> config::values() const {
+  std::vector<std::string> keys;
+  collect_keys(*doc_, "", keys);
+  std::map<std::string, std::string> out;
+  for (const auto& k : keys) {
+    std::ostringstream os;
+    find_node(*doc_, k)->visit([&os](const auto& v) { os << v; });
+    out[k] = os.str();
+  }
+  return out;
+}
+
 void check_positive(const std::string& key, double value) {
   if (!(value > 0))
     throw config_error(fmt::format("config key '{}' must be > 0, got {}", key, value));

@@ -4,6 +4,7 @@
 // keys nobody read (typos) and write the resolved config next to its outputs.
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -53,6 +54,8 @@ class config {
   void reject_unread(const std::vector<std::string>& sections = {}) const;
   // The document as TOML, with fallbacks that were used filled in (the resolved config).
   std::string to_toml() const;
+  // Every value as "section.key" -> its TOML text (e.g. "0.24", "\"decals\"", "[1, 2]").
+  std::map<std::string, std::string> values() const;
 
  private:
   std::unique_ptr<toml::table> doc_;

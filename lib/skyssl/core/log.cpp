@@ -34,5 +34,10 @@ void write_error(const std::string& line) {
     std::fprintf(stderr, "skyssl: error: %s\n", line.c_str());
   std::fflush(stderr);
 }
+void write_warning(const std::string& line) {
+  if (g_rank != 0) return;
+  std::fprintf(stderr, "skyssl: warning: %s\n", line.c_str());
+  std::fflush(stderr);
+}
 
 }  // namespace skyssl::log

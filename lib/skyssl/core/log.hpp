@@ -13,9 +13,10 @@ int rank();
 int world();
 double seconds_since_start();
 
-void write_info(const std::string& line);   // rank 0 only, stdout
-void write_all(const std::string& line);    // every rank, prefixed with [rank r]
-void write_error(const std::string& line);  // every rank, stderr, prefixed
+void write_info(const std::string& line);     // rank 0 only, stdout
+void write_all(const std::string& line);      // every rank, prefixed with [rank r]
+void write_error(const std::string& line);    // every rank, stderr, prefixed
+void write_warning(const std::string& line);  // rank 0 only, stderr, "skyssl: warning: "
 
 template <class... A>
 void info(fmt::format_string<A...> f, A&&... a) {
@@ -24,6 +25,10 @@ void info(fmt::format_string<A...> f, A&&... a) {
 template <class... A>
 void all(fmt::format_string<A...> f, A&&... a) {
   write_all(fmt::format(f, std::forward<A>(a)...));
+}
+template <class... A>
+void warn(fmt::format_string<A...> f, A&&... a) {
+  write_warning(fmt::format(f, std::forward<A>(a)...));
 }
 template <class... A>
 void error(fmt::format_string<A...> f, A&&... a) {

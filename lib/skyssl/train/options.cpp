@@ -18,6 +18,8 @@ train_options train_options_from(const skyssl::config& cfg, const std::string& s
   check_positive(s + ".global_batch", static_cast<double>(o.global_batch));
   o.base_lr = cfg.get_double(s + ".base_lr", o.base_lr);
   check_positive(s + ".base_lr", o.base_lr);
+  o.lr_reference_batch = cfg.get_int(s + ".lr_reference_batch", o.lr_reference_batch);
+  check_positive(s + ".lr_reference_batch", static_cast<double>(o.lr_reference_batch));
   o.momentum = cfg.get_double(s + ".momentum", o.momentum);
   check_range(s + ".momentum", o.momentum, 0.0, 1.0);
   o.weight_decay = cfg.get_double(s + ".weight_decay", o.weight_decay);
@@ -47,6 +49,23 @@ eval_options eval_options_from(const skyssl::config& cfg, const std::string& s) 
   o.count = cfg.get_int(s + ".count", o.count);
   check_positive(s + ".count", static_cast<double>(o.count));
   return o;
+}
+
+lr_schedule make_lr_schedule(const train_options& o, std::int64_t steps_per_epoch) {
+  lr_schedule s;
+  s.peak = o.peak_lr();
+  const std::int64_t full = o.epochs * steps_per_epoch;
+  s.total_steps = o.max_steps > 0 ? std::min(full, o.max_steps) : full;
+  const double warmup_full = o.warmup_epochs * static_cast<double>(steps_per_epoch);
+  const double scale =
+      full > 0 ? static_cast<double>(s.total_steps) / static_cast<double>(full) : 1.0;
+  s.warmup_steps = std::min<std::int64_t>(
+      static_cast<std::int64_t>(std::llround(warmup_full * scale)), s.total_steps);
+  return s;
+}
+
+double lr_schedule::at(std::int64_t step) const {
+  return learning_rate(peak, step, warmup_steps, total_steps);
 }
 
 double learning_rate(double peak, std::int64_t step, std::int64_t warmup_steps,

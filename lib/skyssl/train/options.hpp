@@ -12,7 +12,8 @@ namespace skyssl::train {
 struct train_options {
   std::int64_t epochs = 100;
   std::int64_t global_batch = 256;  // images per step over all ranks
-  double base_lr = 0.03;            // learning rate per 256 images: lr = base_lr * global / 256
+  double base_lr = 0.03;            // peak learning rate at lr_reference_batch images per step
+  std::int64_t lr_reference_batch = 256;  // peak lr = base_lr * global_batch / this (linear rule)
   double momentum = 0.9;
   double weight_decay = 1e-4;
   double warmup_epochs = 5;  // linear warm-up, then cosine decay to 0
@@ -23,7 +24,9 @@ struct train_options {
   std::int64_t prefetch = 2;    // batches prepared ahead by the pipeline thread (1-2)
   std::string device = "cpu";   // cpu | cuda
 
-  double peak_lr() const { return base_lr * static_cast<double>(global_batch) / 256.0; }
+  double peak_lr() const {
+    return base_lr * static_cast<double>(global_batch) / static_cast<double>(lr_reference_batch);
+  }
 };
 
 struct eval_options {
@@ -33,6 +36,18 @@ struct eval_options {
 
 train_options train_options_from(const skyssl::config& cfg, const std::string& section);
 eval_options eval_options_from(const skyssl::config& cfg, const std::string& section);
+
+// The learning-rate schedule's inputs (saved in checkpoints): linear warm-up over
+// warmup_steps to `peak`, then cosine decay to 0 at total_steps.
+struct lr_schedule {
+  double peak = 0;
+  std::int64_t warmup_steps = 0;
+  std::int64_t total_steps = 0;
+  double at(std::int64_t step) const;
+};
+// total = epochs * steps_per_epoch, or train.max_steps when smaller; max_steps compresses the
+// warm-up by the same factor as the cosine, so a short run has the schedule's shape.
+lr_schedule make_lr_schedule(const train_options& o, std::int64_t steps_per_epoch);
 
 // Cosine schedule with linear warm-up over `warmup_steps`, for step in [0, total_steps).
 double learning_rate(double peak, std::int64_t step, std::int64_t warmup_steps,

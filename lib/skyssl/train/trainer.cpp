@@ -5,12 +5,18 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <sstream>
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
 #include "skyssl/dist/consistency.hpp"
 #include "skyssl/dist/gradient_bucketer.hpp"
+#include "skyssl/train/checkpoint_writer.hpp"
+#include "skyssl/train/durable_file.hpp"
 #include "skyssl/train/metrics.hpp"
+#include "skyssl/train/state_io.hpp"
+#include "skyssl/train/stop_signals.hpp"
 
 namespace skyssl::train {
 namespace {
@@ -41,6 +47,8 @@ train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int 
   s.model_opts.head_dim = static_cast<int>(s.moco_opts.dim);
   s.steps_per_epoch = steps_per_epoch;
   s.check_every = dist::options::from_config(cfg).check_every;
+  s.schedule = make_lr_schedule(s.opts, steps_per_epoch);
+  s.checkpointing = checkpoint_options_from(cfg, "checkpoint");
   if (s.opts.threads > 0) torch::set_num_threads(static_cast<int>(s.opts.threads));
   const std::int64_t local = local_batch_size(s.opts.global_batch, comm.world());
   torch::Device device(torch::kCPU);
@@ -69,30 +77,78 @@ train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int 
   return s;
 }
 
+namespace {
+
+// What the ranks decide together after a step.
+struct step_decision {
+  int stop_signal = 0;        // 0, SIGUSR1 (stands for USR1/TERM: checkpoint and requeue) or SIGINT
+  bool time_due = false;      // rank 0's clock says a checkpoint is due
+  bool write_failed = false;  // rank 0's background write failed
+};
+
+// One small all-reduce per step: a signal may reach any rank (srun forwards it to all, a user's
+// kill to one), and only an agreed decision leaves no rank behind in a collective.
+step_decision agree(dist::communicator& comm, const torch::Device& device, bool time_due,
+                    bool write_failed) {
+  const int sig = pending_stop_signal();
+  step_decision d;
+  double flags[4] = {sig != 0 && sig != SIGINT ? 1.0 : 0.0, sig == SIGINT ? 1.0 : 0.0,
+                     time_due ? 1.0 : 0.0, write_failed ? 1.0 : 0.0};
+  if (comm.world() > 1) {
+    auto t = torch::from_blob(flags, {4}, torch::kFloat64)
+                 .to(device, /*non_blocking=*/false,
+                     /*copy=*/true);
+    comm.all_reduce_sum(t);
+    t = t.cpu();
+    for (int i = 0; i < 4; ++i) flags[i] = t[i].item<double>();
+  }
+  // Requeue wins over Ctrl-C: a scheduler's signal means the job will come back.
+  d.stop_signal = flags[0] > 0 ? SIGUSR1 : flags[1] > 0 ? SIGINT : 0;
+  d.time_due = flags[2] > 0;
+  d.write_failed = flags[3] > 0;
+  return d;
+}
+
+}  // namespace
+
 run_summary train(train_state& s, view_source& source, dist::communicator& comm,
                   const std::filesystem::path& run_dir) {
   const auto& o = s.opts;
   const std::int64_t spe = s.steps_per_epoch;
-  std::int64_t total = o.epochs * spe;
-  if (o.max_steps > 0) total = std::min(total, o.max_steps);
-  const std::int64_t remaining = total - s.global_step;
-  const auto warmup = static_cast<std::int64_t>(std::llround(o.warmup_epochs * spe));
-  const double peak = o.peak_lr();
-  metrics_writer metrics(run_dir, comm.rank() == 0);
+  const std::int64_t total = s.schedule.total_steps;
+  const std::int64_t remaining = std::max<std::int64_t>(0, total - s.global_step);
+  const bool root = comm.rank() == 0;
+  const auto device = s.moco->encoder_q()->parameters()[0].device();
+  metrics_writer metrics(run_dir, root);
+  checkpoint_writer writer(checkpoints_dir(run_dir), s.checkpointing.keep);
   log::info(
       "training {} steps ({} epochs x {} steps, global batch {} = {} ranks x {}, "
-      "bn_group {}), peak lr {:.4g}, warm-up {} steps",
+      "bn_group {}), peak lr {:.4g}, warm-up {} steps{}",
       total, o.epochs, spe, o.global_batch, comm.world(), s.moco->local_batch(), s.moco->bn_group(),
-      peak, warmup);
+      s.schedule.peak, s.schedule.warmup_steps,
+      s.global_step > 0 ? fmt::format(", continuing after step {}", s.global_step) : "");
 
   run_summary sum;
   const auto t_start = clock_type::now();
-  auto t_interval = t_start;
-  double loss_acc = 0, acc1_acc = 0, wait_at_interval = 0;
-  std::int64_t n_acc = 0;
+  auto t_interval = t_start, t_checkpoint = t_start;
+  double wait_at_interval = 0;
+  auto checkpoint = [&](bool synchronous) {
+    const auto t0 = clock_type::now();
+    checkpoint_data c = snapshot_state(s, comm);
+    if (root) {
+      writer.submit(std::move(c));
+      if (synchronous) writer.wait();
+    }
+    // Nobody leaves (and exits) before rank 0 has the checkpoint on disk: a launcher that sees
+    // one rank exit may kill the others.
+    if (synchronous) comm.barrier();
+    ++sum.checkpoints;
+    sum.checkpoint_seconds += since(t0);
+    t_checkpoint = clock_type::now();
+  };
   pipeline pipe(source, s.epoch, s.step, remaining, static_cast<int>(o.prefetch));
   for (std::int64_t i = 0; i < remaining; ++i) {
-    const double lr = learning_rate(peak, s.global_step, warmup, total);
+    const double lr = s.schedule.at(s.global_step);
     set_lr(*s.optimizer, lr);
     view_batch b = pipe.next();
     const auto r = s.moco->train_step(b.view1, b.view2, b.epoch, b.step, *s.optimizer);
@@ -103,9 +159,9 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
                       r.loss, b.epoch, b.step));
     if (i == 0) sum.first_loss = r.loss;
     sum.last_loss = r.loss;
-    loss_acc += r.loss;
-    acc1_acc += r.acc1;
-    ++n_acc;
+    s.interval.loss += r.loss;
+    s.interval.acc1 += r.acc1;
+    ++s.interval.steps;
     ++s.global_step;
     s.epoch = b.epoch;
     s.step = b.step + 1;
@@ -125,10 +181,11 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
     }
     if (s.global_step % o.log_every == 0 || i + 1 == remaining) {
       // Averages over all ranks: the record is the same whatever the rank count.
+      const auto n = static_cast<double>(s.interval.steps);
       auto t = torch::tensor(
-          {loss_acc / n_acc, acc1_acc / n_acc, (pipe.wait_seconds() - wait_at_interval) / n_acc},
+          {s.interval.loss / n, s.interval.acc1 / n, (pipe.wait_seconds() - wait_at_interval) / n},
           torch::kFloat64);
-      t = t.to(s.moco->encoder_q()->parameters()[0].device());
+      t = t.to(device);
       comm.all_reduce_mean(t);
       t = t.cpu();
       step_record rec;
@@ -141,32 +198,80 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
       rec.data_wait_s = t[2].item<double>();
       rec.lr = lr;
       const double dt = since(t_interval);
-      rec.step_s = dt / n_acc;
-      rec.images_per_s = static_cast<double>(o.global_batch * n_acc) / dt;
+      rec.step_s = dt / n;
+      rec.images_per_s = static_cast<double>(o.global_batch) * n / dt;
       rec.elapsed_s = since(t_start);
       rec.eta_s =
           rec.elapsed_s / static_cast<double>(i + 1) * static_cast<double>(remaining - i - 1);
       metrics.write(rec);
       log::info("{}", progress_line(rec));
-      loss_acc = acc1_acc = 0;
-      n_acc = 0;
+      s.interval = {};
       wait_at_interval = pipe.wait_seconds();
       t_interval = clock_type::now();
     }
+    const auto& c = s.checkpointing;
+    const bool time_due =
+        root && c.every_minutes > 0 && since(t_checkpoint) >= 60.0 * c.every_minutes;
+    const auto d = agree(comm, device, time_due, root && writer.failed());
+    if (d.write_failed) {
+      if (root) writer.wait();  // throws rank 0's error, which names the file
+      throw checkpoint_error("rank 0 could not write a checkpoint (its message names the file)");
+    }
+    const bool last = i + 1 == remaining;
+    const bool step_due = c.every_steps > 0 && s.global_step % c.every_steps == 0;
+    if (d.stop_signal != 0 || last) {
+      checkpoint(/*synchronous=*/true);
+      if (d.stop_signal != 0 && !last) {
+        sum.stop_signal = d.stop_signal;
+        sum.steps = i + 1;
+        metrics.write_event(
+            "stop",
+            fmt::format(R"({{"step": {}, "signal": "{}", "checkpoint": "{}"}})", s.global_step,
+                        d.stop_signal == SIGINT ? "SIGINT" : "SIGUSR1/SIGTERM",
+                        checkpoint_name(s.global_step)));
+        break;
+      }
+    } else if (step_due || d.time_due) {
+      checkpoint(/*synchronous=*/false);
+    }
+    sum.steps = i + 1;
   }
-  sum.steps = remaining;
   sum.seconds = since(t_start);
   sum.wait_seconds = pipe.wait_seconds();
   return sum;
 }
 
-void save_weights(train_state& s, dist::communicator& comm, const std::filesystem::path& run_dir) {
+void with_averaged_bn(train_state& s, const std::function<void()>& f) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> own;
+  for (auto* m : {&s.moco->encoder_q(), &s.moco->encoder_k()})
+    for (auto& b : (*m)->buffers()) own.push_back(b.clone());
   s.moco->average_bn_buffers();  // collective: every rank calls it
-  if (comm.rank() != 0) return;
-  torch::save(s.moco->encoder_q(), (run_dir / "weights.pt").string());
-  std::vector<torch::Tensor> q = {s.moco->queue().keys().cpu(),
-                                  torch::tensor({s.moco->queue().ptr()}, torch::kLong)};
-  torch::save(q, (run_dir / "queue.pt").string());
+  std::exception_ptr failure;
+  try {
+    f();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  std::size_t i = 0;
+  for (auto* m : {&s.moco->encoder_q(), &s.moco->encoder_k()})
+    for (auto& b : (*m)->buffers()) b.copy_(own[i++]);
+  if (failure) std::rethrow_exception(failure);
+}
+
+void save_weights(train_state& s, dist::communicator& comm, const std::filesystem::path& run_dir) {
+  with_averaged_bn(s, [&] {
+    if (comm.rank() != 0) return;
+    // Serialised in memory first: LibTorch's file writer aborts the process when the disk
+    // fills (it throws again from a destructor); replace_file reports it and keeps the old file.
+    std::ostringstream weights, queue;
+    torch::save(s.moco->encoder_q(), weights);
+    std::vector<torch::Tensor> q = {s.moco->queue().keys().cpu(),
+                                    torch::tensor({s.moco->queue().ptr()}, torch::kLong)};
+    torch::save(q, queue);
+    replace_file(run_dir / "weights.pt", weights.str());
+    replace_file(run_dir / "queue.pt", queue.str());
+  });
 }
 
 }  // namespace skyssl::train

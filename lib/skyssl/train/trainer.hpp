@@ -5,11 +5,13 @@
 #include <torch/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 #include "skyssl/core/config.hpp"
 #include "skyssl/dist/communicator.hpp"
 #include "skyssl/moco/engine.hpp"
+#include "skyssl/train/checkpoint.hpp"
 #include "skyssl/train/options.hpp"
 #include "skyssl/train/pipeline.hpp"
 
@@ -21,6 +23,12 @@ class gradient_bucketer;
 }
 
 namespace skyssl::train {
+
+// Sums of the metrics interval in progress (since the last record), this rank's.
+struct interval_sums {
+  double loss = 0, acc1 = 0;
+  std::int64_t steps = 0;
+};
 
 struct train_state {
   skyssl::config cfg;  // the resolved config the run was started with
@@ -37,6 +45,9 @@ struct train_state {
   std::int64_t global_step = 0;  // steps done since the start of training
   std::int64_t steps_per_epoch = 0;
   std::int64_t check_every = 0;  // dist.check_every: steps between cross-rank checksums
+  lr_schedule schedule;
+  checkpoint_options checkpointing;
+  interval_sums interval;
 
   train_state();
   ~train_state();
@@ -45,8 +56,9 @@ struct train_state {
 };
 
 // Builds the state: seeds torch's global generator with train.seed on every rank, builds the
-// encoders, then broadcasts every parameter/buffer from rank 0. Reads [train], [model], [moco]
-// and dist.bucket_mb; with more than one rank, gradients are averaged by lib/dist's bucketer.
+// encoders, then broadcasts every parameter/buffer from rank 0. Reads [train], [model], [moco],
+// [checkpoint] and dist.bucket_mb; with more than one rank, gradients are averaged by
+// lib/dist's bucketer.
 train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int in_channels,
                        std::int64_t steps_per_epoch);
 
@@ -54,16 +66,27 @@ struct run_summary {
   std::int64_t steps = 0;
   double first_loss = 0, last_loss = 0;
   double seconds = 0, wait_seconds = 0;
+  int stop_signal = 0;  // the signal that stopped the run early (0: ran to the end)
+  std::int64_t checkpoints = 0;
+  double checkpoint_seconds = 0;  // training-thread time spent on snapshots and waiting for writes
 };
 
 // Trains from state.epoch/state.step to the end (train.epochs, or train.max_steps in total),
 // reading from `source` through a pipeline thread. Writes metrics.jsonl in run_dir on rank 0.
+// Checkpoints into run_dir/checkpoints at the [checkpoint] cadence and after the last step;
+// after each step the ranks agree whether any of them received a stop signal
+// (stop_signals.hpp), and if so all checkpoint after that step and return with stop_signal set.
 run_summary train(train_state& state, view_source& source, dist::communicator& comm,
                   const std::filesystem::path& run_dir);
 
 // Writes weights.pt (query encoder + head, torchvision key names) and queue.pt (keys, ptr) in
-// run_dir (rank 0; every rank holds the same values).
+// run_dir (rank 0). BN running statistics are averaged over ranks in what is written only: the
+// training state is left as it was.
 void save_weights(train_state& state, dist::communicator& comm,
                   const std::filesystem::path& run_dir);
+
+// Runs `f` with the query and key encoders' BN running statistics averaged over ranks (what
+// the exported weights and evaluation use), then puts every rank's own statistics back.
+void with_averaged_bn(train_state& state, const std::function<void()>& f);
 
 }  // namespace skyssl::train
