@@ -17,6 +17,7 @@ packages=(
   libfmt-dev doctest-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libfaiss-dev libcfitsio-dev libpng-dev zlib1g-dev
   python3 python3-h5py python3-torch python3-numpy
+  slurm-wlm munge shellcheck
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,26 @@
+# shellcheck shell=bash source-path=SCRIPTDIR disable=SC2034
+# One machine, CPUs only: a workstation, a CI runner, or the private Slurm of tests/slurm.
+#   SKYSSL_LAUNCHER  srun | mpirun (default: srun inside a Slurm job, else mpirun)
+#   SKYSSL_RANKS     ranks (default: the job's SLURM_NTASKS, else the number of CPUs)
+#   SKYSSL_THREADS   LibTorch threads per rank (default 1: ranks x threads <= cores)
+
+# OpenMPI as root in containers, oversubscription on small machines, no HDF5 file locking.
+# shellcheck source=../../scripts/mpi-env.sh
+source "$SKYSSL_ROOT/scripts/mpi-env.sh"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+
+SKYSSL_LAUNCHER=${SKYSSL_LAUNCHER:-$([ -n "${SLURM_JOB_ID:-}" ] && echo srun || echo mpirun)}
+# getconf, not nproc: nproc obeys OMP_NUM_THREADS, set to 1 just above.
+SKYSSL_RANKS=${SKYSSL_RANKS:-${SLURM_NTASKS:-$(getconf _NPROCESSORS_ONLN)}}
+skyssl_ranks_per_node=$SKYSSL_RANKS
+skyssl_site_sets=(train.device=cpu "train.threads=${SKYSSL_THREADS:-1}")
+
+# Both launchers pass SIGUSR1 on to every rank, which is all the job scripts need.
+skyssl_set_launcher() {
+  [ "${1:-1}" = 1 ] || { echo "local.sh: one node only (asked for $1)" >&2; return 1; }
+  case $SKYSSL_LAUNCHER in
+    srun) skyssl_launcher=(srun --mpi=pmix --ntasks="$SKYSSL_RANKS" --kill-on-bad-exit=1) ;;
+    mpirun) skyssl_launcher=(mpirun -n "$SKYSSL_RANKS") ;;
+    *) echo "local.sh: SKYSSL_LAUNCHER must be srun or mpirun, not '$SKYSSL_LAUNCHER'" >&2; return 1 ;;
+  esac
+}
