@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/config_flags.hpp"
 #include "apps/prep/commands.hpp"
 #include "kernels/augment.hpp"
 #include "kernels/reference.hpp"
@@ -26,8 +27,7 @@ namespace {
 struct gallery_args {
   std::vector<std::string> archive;
   std::string out = "gallery.png";
-  std::string config_file;
-  std::vector<std::string> overrides;
+  train::config_sources sources;
   int count = 8;
   int views = 4;
   std::int64_t first = 0;
@@ -93,17 +93,19 @@ void write_png(const std::string& path, int w, int h, const std::vector<unsigned
 }
 
 void run_gallery(const gallery_args& a) {
-  data::archive_options opts;
-  opts.paths = a.archive;
-  data::archive ar(opts);
-  config cfg_doc = a.config_file.empty() ? config() : config::from_file(a.config_file);
+  config cfg_doc = train::resolve_config(a.sources);
+  auto d = data::parse_data_options(cfg_doc, "data");
+  if (!a.archive.empty()) d.archive.paths = a.archive;
+  if (d.archive.paths.empty())
+    throw config_error("gallery: no archive: pass --archive, or set data.path");
+  data::archive ar(d.archive);
   if (!cfg_doc.has("augment.preset"))
     cfg_doc.apply_override(std::string("augment.preset=\"") +
                            (ar.survey() == "sdss" || ar.channels() == 5 ? "sdss" : "decals") +
                            "\"");
   if (!cfg_doc.has("augment.input_size")) cfg_doc.apply_override("augment.input_size=0");
-  for (const auto& o : a.overrides) cfg_doc.apply_override(o);
   const auto c = kernels::augment_config_from(cfg_doc, "augment");
+  cfg_doc.reject_unread({"data", "augment"});
   if (ar.channels() != c.bands)
     throw config_error(fmt::format("gallery: archive has {} channels, augment config has {} ({})",
                                    ar.channels(), c.bands, c.band_names));
@@ -161,15 +163,14 @@ void run_gallery(const gallery_args& a) {
 
 command add_gallery(CLI::App& app) {
   auto a = std::make_shared<gallery_args>();
-  app.add_option("--archive", a->archive, "archive file(s), glob or @list")->required();
+  app.add_option("--archive", a->archive, "archive file(s), glob or @list (default: data.path)");
   app.add_option("--out", a->out, "PNG to write");
   app.add_option("--count", a->count, "galaxies (rows)")->check(CLI::Range(1, 1000));
   app.add_option("--views", a->views, "augmented views per galaxy")->check(CLI::Range(1, 64));
   app.add_option("--first", a->first, "first archive row");
   app.add_option("--seed", a->seed, "augmentation seed");
   app.add_option("--zoom", a->zoom, "pixel zoom (0 = automatic)");
-  app.add_option("--config", a->config_file, "TOML config with an [augment] section");
-  app.add_option("--set", a->overrides, "config override, e.g. augment.blur=false");
+  apps::add_config_flags(app, a->sources);
   return [a] {
     kernels::kokkos_scope kokkos;
     run_gallery(*a);

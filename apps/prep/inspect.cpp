@@ -8,6 +8,7 @@
 #include <limits>
 #include <memory>
 
+#include "apps/common/config_flags.hpp"
 #include "apps/prep/commands.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/data/archive.hpp"
@@ -17,6 +18,7 @@ namespace skyssl::prep {
 namespace {
 
 struct inspect_args {
+  train::config_sources sources;
   std::vector<std::string> paths;
   std::map<std::string, std::string> fields;
   std::vector<std::string> field_maps;
@@ -50,9 +52,8 @@ struct stats {
 };
 
 void run_inspect(const inspect_args& a) {
-  data::archive_options ao;
-  ao.paths = a.paths;
-  ao.survey = a.survey;
+  data::archive_options ao = archive_from_flags(a.sources, a.paths, "inspect");
+  if (!a.survey.empty()) ao.survey = a.survey;
   for (const auto& m : a.field_maps) {
     const auto eq = m.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == m.size())
@@ -136,7 +137,8 @@ void run_inspect(const inspect_args& a) {
 
 command add_inspect(CLI::App& app) {
   auto a = std::make_shared<inspect_args>();
-  app.add_option("paths", a->paths, "archive: file(s), glob(s) or @listfile")->required();
+  app.add_option("paths", a->paths, "archive: file(s), glob(s) or @listfile (default: data.path)");
+  apps::add_config_flags(app, a->sources);
   app.add_option("--field", a->field_maps, "canonical=dataset field mapping, e.g. ebv=e_bv");
   app.add_option("--survey", a->survey, "decals or sdss: preset for missing attributes");
   app.add_option("--chunk-mb", a->chunk_mb, "memory for one chunk of images, MB")

@@ -1,13 +1,30 @@
 // skyssl-prep: build, check and look at survey archives.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include <map>
 
 #include "apps/prep/commands.hpp"
 #include "skyssl/core/allocator.hpp"
+#include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
 #include "skyssl/dist/communicator.hpp"
+
+namespace skyssl::prep {
+
+data::data_options data_from_flags(const train::config_sources& sources,
+                                   const std::vector<std::string>& paths, const std::string& tool) {
+  config cfg = train::resolve_config(sources);
+  auto d = data::parse_data_options(cfg, "data");
+  cfg.reject_unread({"data"});
+  if (!paths.empty()) d.archive.paths = paths;
+  if (d.archive.paths.empty())
+    throw config_error(fmt::format("{}: no archive: give its path, or set data.path", tool));
+  return d;
+}
+
+}  // namespace skyssl::prep
 
 int main(int argc, char** argv) {
   skyssl::keep_freed_memory();  // batch buffers of synth, scan and gallery

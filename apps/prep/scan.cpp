@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 
+#include "apps/common/config_flags.hpp"
 #include "apps/prep/commands.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
@@ -16,6 +17,7 @@ namespace skyssl::prep {
 namespace {
 
 struct scan_args {
+  train::config_sources sources;
   std::vector<std::string> paths;
   std::int64_t batch = 256;
   std::int64_t steps = 0;
@@ -27,8 +29,7 @@ struct scan_args {
 
 void run_scan(const scan_args& a) {
   auto comm = dist::make_communicator("mpi");
-  data::archive_options ao;
-  ao.paths = a.paths;
+  const data::archive_options ao = archive_from_flags(a.sources, a.paths, "scan");
   data::reader_options ro;
   ro.prefetch = a.prefetch;
   ro.check_finite = !a.no_check;
@@ -66,7 +67,8 @@ void run_scan(const scan_args& a) {
 
 command add_scan(CLI::App& app) {
   auto a = std::make_shared<scan_args>();
-  app.add_option("paths", a->paths, "archive: file(s), glob(s) or @listfile")->required();
+  app.add_option("paths", a->paths, "archive: file(s), glob(s) or @listfile (default: data.path)");
+  apps::add_config_flags(app, a->sources);
   app.add_option("--batch", a->batch, "global batch (divisible by the ranks)")
       ->capture_default_str();
   app.add_option("--steps", a->steps, "steps to read (default: one epoch)");

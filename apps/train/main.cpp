@@ -10,6 +10,7 @@
 #include <iostream>
 #include <optional>
 
+#include "apps/common/config_flags.hpp"
 #include "kernels/kokkos_runtime.hpp"
 #include "skyssl/core/allocator.hpp"
 #include "skyssl/core/config.hpp"
@@ -34,18 +35,10 @@ using namespace skyssl;
 namespace {
 
 struct cli_args {
-  std::string config_file, preset, run_dir = "run", resume = "auto";
-  std::vector<std::string> overrides;
+  train::config_sources sources;
+  std::string run_dir = "run", resume = "auto";
   bool print_config = false;
 };
-
-config resolve_config(const cli_args& a) {
-  config cfg;
-  if (!a.preset.empty()) cfg = config::from_string(train::preset_text(a.preset), a.preset);
-  if (!a.config_file.empty()) cfg.merge_over(config::from_file(a.config_file));
-  for (const auto& o : a.overrides) cfg.apply_override(o);
-  return cfg;
-}
 
 // Rank 0's value on every rank.
 std::int64_t broadcast_value(dist::communicator& comm, std::int64_t v) {
@@ -120,9 +113,9 @@ int run(const cli_args& a, config cfg, dist::communicator& comm) {
   if (resume_dir) {
     ck = train::read_checkpoint(*resume_dir);
     // `skyssl-train --run-dir D` alone continues D with the config it was started with.
-    if (a.preset.empty() && a.config_file.empty()) {
+    if (a.sources.preset.empty() && a.sources.file.empty()) {
       cfg = config::from_string(ck->config_toml, (*resume_dir / "config.toml").string());
-      for (const auto& o : a.overrides) cfg.apply_override(o);
+      for (const auto& o : a.sources.overrides) cfg.apply_override(o);
     }
     // bn_group 0 means "the per-rank batch": on another rank count keep the checkpoint's groups.
     if (ck->world != comm.world() && cfg.get_int("moco.bn_group", 0) == 0)
@@ -211,11 +204,7 @@ int main(int argc, char** argv) {
   dist::runtime rt(&argc, &argv);
   CLI::App app{"skyssl-train: MoCo v2 self-supervised pre-training on galaxy images"};
   cli_args a;
-  app.add_option("--config", a.config_file, "TOML config file (merged over --preset)");
-  app.add_option("--preset", a.preset,
-                 "built-in config: " + fmt::format("{}", fmt::join(train::preset_names(), ", ")));
-  app.add_option("--set", a.overrides, "override one key, section.key=value (repeatable)")
-      ->allow_extra_args(false);
+  apps::add_config_flags(app, a.sources);
   app.add_option("--run-dir", a.run_dir, "output directory (config, metrics, weights)");
   app.add_flag("--print-config", a.print_config, "print the resolved config and exit");
   app.add_option("--resume", a.resume,
@@ -230,7 +219,7 @@ int main(int argc, char** argv) {
     kernels::kokkos_scope kokkos;
     // The backend is chosen before the rest of the config is validated, so that a config error
     // can still take every rank down through the communicator.
-    config cfg = resolve_config(a);
+    config cfg = train::resolve_config(a.sources);
     comm = dist::make_communicator(dist::options::from_config(cfg));
     return run(a, std::move(cfg), *comm);
   } catch (const std::exception& e) {

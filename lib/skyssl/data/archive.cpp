@@ -247,7 +247,9 @@ archive::archive(const archive_options& options)
     bands_ = preset->bands;
   } else {
     throw archive_error(fmt::format(
-        "archive '{}' has no 'bands' attribute and {} channels; set data.bands", first, channels_));
+        "archive '{}' has no 'bands' attribute and {} channels; set data.bands (e.g. --set "
+        "'data.bands=[\"g\",\"r\",\"z\"]') or data.survey",
+        first, channels_));
   }
   if (static_cast<int>(bands_.size()) != channels_)
     throw archive_error(fmt::format("archive '{}': {} bands [{}] for {} image channels", first,
@@ -260,7 +262,9 @@ archive::archive(const archive_options& options)
     pixel_scale_ = preset->pixel_scale;
   } else {
     throw archive_error(
-        fmt::format("archive '{}' has no 'pixel_scale' attribute; set data.pixel_scale", first));
+        fmt::format("archive '{}' has no 'pixel_scale' attribute; set data.pixel_scale (e.g. --set "
+                    "data.pixel_scale=0.262), or data.survey",
+                    first));
   }
   if (survey_.empty() && preset) survey_ = preset->name;
   for (const auto& [canonical, name] : field_map_) {

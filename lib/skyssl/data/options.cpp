@@ -1,7 +1,5 @@
 #include "skyssl/data/options.hpp"
 
-#include <toml++/toml.h>
-
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
 
@@ -18,15 +16,14 @@ data_options parse_data_options(const skyssl::config& cfg, const std::string& se
     }
   }
   o.archive.images = cfg.get_string(p + "images", "images");
-  // Field names: the TOML document is walked for the keys present under data.fields.
-  auto doc = toml::parse(cfg.to_toml());
-  if (auto* fields = doc.at_path(p + "fields").as_table()) {
-    for (const auto& [k, v] : *fields) {
-      const std::string key = std::string(k.str());
-      o.archive.fields[key] = cfg.get_string(p + "fields." + key, "");
-      if (o.archive.fields[key].empty())
-        throw config_error("config key '" + p + "fields." + key + "' must name a dataset");
-    }
+  // Field names: whatever keys are present under data.fields.
+  const std::string fields = p + "fields.";
+  for (const auto& [k, v] : cfg.values()) {
+    if (k.rfind(fields, 0) != 0) continue;
+    const std::string key = k.substr(fields.size());
+    o.archive.fields[key] = cfg.get_string(k, "");
+    if (o.archive.fields[key].empty())
+      throw config_error("config key '" + k + "' must name a dataset");
   }
   o.archive.bands = cfg.get_strings(p + "bands", {});
   o.archive.pixel_scale = cfg.get_double(p + "pixel_scale", 0.0);

@@ -27,4 +27,12 @@ const std::string& preset_text(const std::string& name) {
   return it->second;
 }
 
+config resolve_config(const config_sources& s) {
+  config cfg;
+  if (!s.preset.empty()) cfg = config::from_string(preset_text(s.preset), s.preset);
+  if (!s.file.empty()) cfg.merge_over(config::from_file(s.file));
+  for (const auto& o : s.overrides) cfg.apply_override(o);
+  return cfg;
+}
+
 }  // namespace skyssl::train
