@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -59,7 +60,11 @@ DOCTEST_REGISTER_LISTENER("fail_fast", 1, fail_fast);
 int main(int argc, char** argv) {
   skyssl::dist::runtime rt(&argc, &argv);
   auto comm = skyssl::test::mpi_world();
+  // Ranks start seconds apart on a loaded machine or under sanitizers: the start-up broadcast
+  // gets a generous deadline of its own.
+  comm->set_timeout(std::max(120.0, skyssl::test::collective_timeout_s()));
   skyssl::test::rank_logs logs(*comm, argv[0]);
+  comm->set_timeout(skyssl::test::collective_timeout_s());
   g_logs = &logs;
   g_comm = comm.get();
   doctest::Context ctx(argc, argv);

@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <system_error>
+#include <thread>
 
 namespace skyssl::test {
 namespace {
@@ -48,6 +51,18 @@ rank_logs::rank_logs(dist::communicator& comm, const std::string& program)
 void rank_logs::dump() const {
   std::fflush(stdout);
   std::fflush(stderr);
+  // Let the other ranks finish the lines they are writing (their own failure messages, say):
+  // wait until no log has grown for 0.5 s, at most 5 s. Ranks blocked in a collective are
+  // silent, so this costs about 0.5 s on a failure and nothing on success.
+  std::uintmax_t last = 0;
+  for (int polls = 0, quiet = 0; polls < 50 && quiet < 5; ++polls) {
+    std::uintmax_t total = 0;
+    std::error_code ec;
+    for (int r = 0; r < world_; ++r) total += std::filesystem::file_size(log_of(dir_, r), ec);
+    quiet = total == last ? quiet + 1 : 0;
+    last = total;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   const int to = saved_err_ >= 0 ? saved_err_ : STDERR_FILENO;
   for (int r = 0; r < world_; ++r) {
     const std::string prefix = "[rank " + std::to_string(r) + "/" + std::to_string(world_) + "] ";
