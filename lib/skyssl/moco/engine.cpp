@@ -177,6 +177,7 @@ step_result engine::train_step(const torch::Tensor& view1, const torch::Tensor& 
   step_result r;
   r.loss = out.loss.item<double>();
   r.acc1 = out.logits.argmax(1).eq(0).to(torch::kFloat64).mean().item<double>();
+  r.logits = out.logits.detach();
   return r;
 }
 

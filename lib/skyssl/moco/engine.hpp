@@ -27,8 +27,9 @@ using gradient_reducer = std::function<void(std::vector<torch::Tensor>& grads)>;
 gradient_reducer flat_all_reduce_mean(dist::communicator& comm);
 
 struct step_result {
-  double loss = 0;  // mean over this rank's batch
-  double acc1 = 0;  // fraction of rows whose positive has the top logit (this rank)
+  double loss = 0;       // mean over this rank's batch
+  double acc1 = 0;       // fraction of rows whose positive has the top logit (this rank)
+  torch::Tensor logits;  // (B, 1 + K) of this rank, detached: for golden tests and diagnostics
 };
 
 // Pieces of the step, exposed for tests.

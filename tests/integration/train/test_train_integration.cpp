@@ -122,9 +122,10 @@ TEST_CASE("1 rank and 2 ranks with the same global batch compute the same steps"
   for (std::size_t i = 0; i < 4; ++i) {
     const double a = m1[i]["loss"], b = m2[i]["loss"];
     MESSAGE("step " << i + 1 << ": 1 rank " << a << ", 2 ranks " << b);
-    // Same math up to float summation order (the first step is identical up to rounding;
-    // later steps inherit rounding through the weights).
-    CHECK(std::abs(a - b) < 2e-3 * std::abs(a));
+    // Step 1 is the same math up to float summation order (same weights, BN groups, shuffle
+    // permutation and queue): 1e-5. Later steps inherit that rounding through the weights.
+    const double tol = i == 0 ? 1e-5 : 2e-3;
+    CHECK(std::abs(a - b) < tol * std::abs(a));
   }
 }
 

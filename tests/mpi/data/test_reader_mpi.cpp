@@ -7,12 +7,13 @@
 #include "skyssl/data/shard_reader.hpp"
 #include "skyssl/dist/communicator.hpp"
 #include "tests/support/test_paths.hpp"
+#include "tests/support/mpi_world.hpp"
 
 // Last: torch pulls in glog, whose CHECK must not shadow doctest's.
 #include <doctest/doctest.h>
 
 TEST_CASE("shard_reader under MPI: disjoint rank slices whose union is the global batch") {
-  auto comm = skyssl::dist::make_communicator("mpi");
+  auto comm = skyssl::test::mpi_world();
   const int rank = comm->rank(), world = comm->world();
   // Each rank writes its own copy (no shared-file race), 3 files of 21 + 10 + 33 samples.
   const auto dir =

@@ -11,6 +11,7 @@
 #include "skyssl/dist/consistency.hpp"
 #include "skyssl/dist/gradient_bucketer.hpp"
 #include "skyssl/dist/parameters.hpp"
+#include "tests/support/mpi_world.hpp"
 
 using namespace skyssl;
 
@@ -77,7 +78,7 @@ Net make_identical_net(dist::communicator& comm) {
 }  // namespace
 
 TEST_CASE("broadcast_parameters makes every rank hold rank 0's weights and buffers") {
-  auto comm = dist::make_communicator("mpi");
+  auto comm = skyssl::test::mpi_world();
   Net net;
   {
     torch::NoGradGuard ng;
@@ -101,7 +102,7 @@ TEST_CASE("broadcast_parameters makes every rank hold rank 0's weights and buffe
 }
 
 TEST_CASE("bucketed gradients equal the mean of per-rank gradients") {
-  auto comm = dist::make_communicator("mpi");
+  auto comm = skyssl::test::mpi_world();
   for (double bucket_mb : {25.0, 0.0001}) {
     CAPTURE(bucket_mb);
     Net net = make_identical_net(*comm);
@@ -136,7 +137,7 @@ TEST_CASE("bucketed gradients equal the mean of per-rank gradients") {
 }
 
 TEST_CASE("bucketed SGD keeps ranks bit-identical") {
-  auto comm = dist::make_communicator("mpi");
+  auto comm = skyssl::test::mpi_world();
   Net net = make_identical_net(*comm);
   torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
   dist::gradient_bucketer sync(*comm, net->parameters(), 0.001);

@@ -9,6 +9,7 @@
 #include "skyssl/core/error.hpp"
 #include "skyssl/dist/communicator.hpp"
 #include "skyssl/dist/consistency.hpp"
+#include "tests/support/mpi_world.hpp"
 
 using namespace skyssl;
 
@@ -21,13 +22,13 @@ std::vector<torch::Tensor> state() {
 }  // namespace
 
 TEST_CASE("check_consistent passes when all ranks agree") {
-  auto comm = dist::make_communicator("mpi");
+  auto comm = skyssl::test::mpi_world();
   CHECK_NOTHROW(dist::check_consistent(*comm, state(), "weights", 7));
   CHECK_NOTHROW(dist::check_consistent(*comm, std::vector<torch::Tensor>{}, "nothing", 7));
 }
 
 TEST_CASE("check_consistent names the diverged tensor and rank") {
-  auto comm = dist::make_communicator("mpi");
+  auto comm = skyssl::test::mpi_world();
   const int R = comm->world();
   if (R == 1) {
     // Nothing can diverge in a world of one; the digest itself must still see the change

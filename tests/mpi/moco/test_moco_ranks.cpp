@@ -15,6 +15,7 @@
 #include "skyssl/dist/gradient_bucketer.hpp"
 #include "skyssl/dist/local_communicator.hpp"
 #include "skyssl/moco/engine.hpp"
+#include "tests/support/mpi_world.hpp"
 
 using namespace skyssl;
 
@@ -77,7 +78,7 @@ void check_close(const std::vector<torch::Tensor>& a, const std::vector<torch::T
 }
 
 void run(bool bucketed) {
-  auto comm = dist::make_communicator("mpi");
+  auto comm = skyssl::test::mpi_world();
   const std::int64_t R = comm->world(), me = comm->rank(), G = R * B;
 
   torch::manual_seed(5);

@@ -26,6 +26,10 @@ archive_options opts(const std::string& path) {
 }
 
 // A raw HDF5 file with one dataset of the given type and shape (all ones), plus 1-D fields.
+// Element i of a raw_file dataset: distinct, and all above 32767, so a signed or
+// byte-swapped read of uint16 shows.
+unsigned short raw_value(hsize_t i) { return static_cast<unsigned short>(40000 + 7 * i); }
+
 void raw_file(const std::string& path, const char* name, hid_t type, std::vector<hsize_t> dims,
               std::vector<std::pair<std::string, hsize_t>> fields = {}) {
   const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -34,8 +38,10 @@ void raw_file(const std::string& path, const char* name, hid_t type, std::vector
     const hid_t ds = H5Dcreate2(f, n, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hsize_t total = 1;
     for (auto v : d) total *= v;
-    std::vector<unsigned short> ones(total, 1);  // converted by HDF5 to the file type
-    H5Dwrite(ds, H5T_NATIVE_USHORT, H5S_ALL, H5S_ALL, H5P_DEFAULT, ones.data());
+    // Distinct values, converted by HDF5 to the file type (raw_value() says which).
+    std::vector<unsigned short> values(total);
+    for (hsize_t i = 0; i < total; ++i) values[i] = raw_value(i);
+    H5Dwrite(ds, H5T_NATIVE_USHORT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
     H5Dclose(ds);
     H5Sclose(s);
   };
@@ -141,7 +147,13 @@ TEST_CASE("archive: uint16 images are converted to float32") {
   CHECK(a.files()[0].image_dtype == "uint16");
   std::vector<float> px(2 * 48);
   a.read_images(0, 2, px.data());
-  CHECK(px[5] == 1.0f);
+  for (std::size_t i = 0; i < px.size(); ++i) {
+    INFO("pixel ", i);
+    CHECK(px[i] == static_cast<float>(raw_value(i)));
+  }
+  // A row offset reads the second image, not the first again.
+  a.read_images(1, 1, px.data());
+  CHECK(px[0] == static_cast<float>(raw_value(48)));
 }
 
 TEST_CASE("archive: bad files give errors naming the culprit") {

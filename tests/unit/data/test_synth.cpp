@@ -21,10 +21,14 @@ TEST_CASE("synth: galaxies are pure functions of (seed, id)") {
     CHECK(std::equal(a.begin(), a.end(), b.begin()));
     CHECK(ga.z_spec == gb.z_spec);
   }
+  // The same id under another seed is another galaxy: the seed is not ignored.
+  const auto g9 = draw_galaxy(o, 77);
+  render_galaxy(o, g9, a.data(), s1);
   o.seed = 10;
-  const auto gc = draw_galaxy(o, 77);
-  render_galaxy(o, gc, b.data(), s1);
+  const auto g10 = draw_galaxy(o, 77);
+  render_galaxy(o, g10, b.data(), s2);
   CHECK(!std::equal(a.begin(), a.end(), b.begin()));
+  CHECK(g9.z_spec != g10.z_spec);
 }
 
 TEST_CASE("synth: labels and physics are sensible") {

@@ -45,7 +45,11 @@ TEST_CASE("weighted k-NN vote and regression") {
   CHECK(knn_classify(nn, {1, 0, 0}, 2, 0.07f)[0] == 1);
   // At a high temperature the votes are nearly equal and the majority wins.
   CHECK(knn_classify(nn, {1, 0, 0}, 2, 100.0f)[0] == 0);
-  auto z = knn_regress(nn, {0.1, 0.3, 0.3}, 100.0f);
-  CHECK(z[0] == doctest::Approx((0.1 + 0.3 + 0.3) / 3).epsilon(1e-2));
+  // At T = 0.1 the weights exp((s_j - s_0) / T) are 1, e^-4, e^-4.1: far from the plain mean
+  // 0.2333, so dropping or misplacing the weights shows.
+  const double w1 = std::exp(-0.4 / 0.1), w2 = std::exp(-0.41 / 0.1);
+  auto z = knn_regress(nn, {0.1, 0.3, 0.3}, 0.1f);
+  CHECK(z[0] == doctest::Approx((0.1 + 0.3 * w1 + 0.3 * w2) / (1 + w1 + w2)).epsilon(1e-5));
+  CHECK(z[0] < 0.11);
   CHECK_THROWS_AS(knn_classify(nn, {5, 0, 0}, 2), skyssl::data_error);
 }

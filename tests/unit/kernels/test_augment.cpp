@@ -1,12 +1,15 @@
 // The fused Kokkos kernels against the plain reference, and the properties the trainer relies
 // on: exact centre crop, exact 90-degree rotation, flux conservation, noise level,
-// determinism per key and independence of the batch composition.
+// determinism per key and independence of the batch composition. Each property is one body
+// run in every Kokkos execution space the build enables (exec_spaces.hpp); the last two cases
+// test the torch adapter (augment.hpp), which runs in the default space.
 #include "tests/support/torch_doctest.hpp"
 
 #include <cmath>
 #include <vector>
 
 #include "kernels/augment.hpp"
+#include "exec_spaces.hpp"
 #include "kernels/reference.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/philox.hpp"
@@ -78,9 +81,10 @@ double max_diff(const reference::image& a, const torch::Tensor& t) {
   return m;
 }
 
+template <class Exec>
 void check_against_reference(const augment_config& cfg, const batch& b, std::uint64_t seed,
                              std::int64_t epoch, double tol) {
-  const auto v = augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, seed, epoch);
+  const two_views v = test::views_in<Exec>(cfg, b.images, b.ids, b.ebv, b.psf, seed, epoch);
   REQUIRE(v.view1.sizes() ==
           torch::IntArrayRef{b.images.size(0), cfg.bands, cfg.crop_h, cfg.crop_w});
   for (int i = 0; i < b.images.size(0); ++i)
@@ -97,123 +101,145 @@ void check_against_reference(const augment_config& cfg, const batch& b, std::uin
 
 }  // namespace
 
-TEST_CASE("fused kernels equal the plain reference (DECaLS chain, with and without stretch)") {
+TEST_CASE_TEMPLATE_DEFINE(
+    "fused kernels equal the plain reference (DECaLS chain, with and without stretch)", Exec,
+    vs_reference_decals) {
   const auto b = make_batch(4, 3, 56, 11);
   auto cfg = small_decals(32);
-  check_against_reference(cfg, b, 5, 2, 2e-5);
+  check_against_reference<Exec>(cfg, b, 5, 2, 2e-5);
   cfg.stretch = false;
-  check_against_reference(cfg, b, 6, 0, 2e-5);
+  check_against_reference<Exec>(cfg, b, 6, 0, 2e-5);
   cfg.noise_from = noise_source::config;
   cfg.catalogue_noise[0] = 0.002f;
-  check_against_reference(cfg, b, 6, 1, 2e-5);
+  check_against_reference<Exec>(cfg, b, 6, 1, 2e-5);
 }
+TEST_CASE_TEMPLATE_APPLY(vs_reference_decals, test::exec_spaces);
 
-TEST_CASE("fused kernels equal the reference: SDSS subset, 5 bands, odd sizes and crop % 4 != 0") {
+TEST_CASE_TEMPLATE_DEFINE(
+    "fused kernels equal the reference: SDSS subset, 5 bands, odd sizes and crop % 4 != 0", Exec,
+    vs_reference_sdss) {
   auto cfg = augment_config::sdss();
   cfg.input_size = 0;
   cfg.crop_h = 21;
   cfg.crop_w = 30;
-  check_against_reference(cfg, make_batch(3, 5, 43, 12), 9, 4, 2e-5);
+  check_against_reference<Exec>(cfg, make_batch(3, 5, 43, 12), 9, 4, 2e-5);
   cfg.blur = cfg.scale = true;  // blur on a non-square, non-multiple-of-4 crop
-  check_against_reference(cfg, make_batch(2, 5, 43, 13), 9, 5, 2e-5);
+  check_against_reference<Exec>(cfg, make_batch(2, 5, 43, 13), 9, 5, 2e-5);
 }
+TEST_CASE_TEMPLATE_APPLY(vs_reference_sdss, test::exec_spaces);
 
-TEST_CASE("fused kernels equal the reference where most samples reflect off the image edge") {
+TEST_CASE_TEMPLATE_DEFINE(
+    "fused kernels equal the reference where most samples reflect off the image edge", Exec,
+    vs_reference_edges) {
   // Crop as large as the input: rotated, scaled and jittered rows leave the image, so the
   // check-free interior span and the reflecting edge path of each row meet everywhere.
   auto cfg = small_decals(32);
-  check_against_reference(cfg, make_batch(6, 3, 33, 14), 21, 3, 2e-5);
+  check_against_reference<Exec>(cfg, make_batch(6, 3, 33, 14), 21, 3, 2e-5);
   cfg.scale_min = cfg.scale_max = 0.5f;  // shrunk: every row crosses both edges
-  check_against_reference(cfg, make_batch(3, 3, 32, 15), 22, 0, 2e-5);
+  check_against_reference<Exec>(cfg, make_batch(3, 3, 32, 15), 22, 0, 2e-5);
 }
+TEST_CASE_TEMPLATE_APPLY(vs_reference_edges, test::exec_spaces);
 
-TEST_CASE("every step off: both views are exactly the centre crop") {
+TEST_CASE_TEMPLATE_DEFINE("every step off: both views are exactly the centre crop", Exec,
+                          all_off_is_centre_crop) {
   const auto b = make_batch(3, 3, 57, 21);  // odd H - h: integer offset (57-32)/2 = 12
   const auto cfg = all_off(small_decals(32));
-  const auto v = augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 1, 0);
+  const two_views v = test::views_in<Exec>(cfg, b.images, b.ids, b.ebv, b.psf, 1, 0);
   const auto crop = b.images.slice(2, 12, 44).slice(3, 12, 44);
   CHECK(torch::equal(v.view1, crop));
   CHECK(torch::equal(v.view2, crop));
-  CHECK(torch::equal(center_crop(cfg, b.images), crop));
+  CHECK(torch::equal(test::crop_in<Exec>(cfg, b.images), crop));
 }
+TEST_CASE_TEMPLATE_APPLY(all_off_is_centre_crop, test::exec_spaces);
 
-TEST_CASE("rotation by 90 and 180 degrees is an exact transpose-flip") {
+TEST_CASE_TEMPLATE_DEFINE("rotation by 90 and 180 degrees is an exact transpose-flip", Exec,
+                          rotation_is_exact) {
   const auto b = make_batch(2, 3, 56, 22);
   auto cfg = all_off(small_decals(32));
   cfg.rotation = true;
   cfg.angle_min = cfg.angle_max = 90;
-  const auto crop = center_crop(cfg, b.images);
-  const auto v = augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 1, 0);
+  const torch::Tensor crop = test::crop_in<Exec>(cfg, b.images);
+  const two_views v = test::views_in<Exec>(cfg, b.images, b.ids, b.ebv, b.psf, 1, 0);
   // out[y][x] = crop[h-1-x][y]
   CHECK(torch::equal(v.view1, crop.flip({2}).transpose(2, 3)));
   cfg.angle_min = cfg.angle_max = 180;
-  const auto v2 = augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 1, 0);
+  const two_views v2 = test::views_in<Exec>(cfg, b.images, b.ids, b.ebv, b.psf, 1, 0);
   CHECK(torch::equal(v2.view2, crop.flip({2, 3})));
 }
+TEST_CASE_TEMPLATE_APPLY(rotation_is_exact, test::exec_spaces);
 
-TEST_CASE("blur conserves flux and widens the profile") {
+TEST_CASE_TEMPLATE_DEFINE("blur conserves flux and widens the profile", Exec, blur_conserves_flux) {
   const auto b = make_batch(3, 3, 64, 23, 0.0f);
   auto cfg = all_off(small_decals(40));
   cfg.blur = true;
   cfg.psf_fwhm_fallback = 0;
   auto psf = torch::full({3, 3}, NAN, torch::kFloat32);
   for (int k = 0; k < 3; ++k) cfg.blur_sigma_min[k] = cfg.blur_sigma_max[k] = 2.0f;
-  const auto crop = center_crop(cfg, b.images);
-  const auto v = augment_two_views(cfg, b.images, b.ids, b.ebv, psf, 3, 0);
+  const torch::Tensor crop = test::crop_in<Exec>(cfg, b.images);
+  const two_views v = test::views_in<Exec>(cfg, b.images, b.ids, b.ebv, psf, 3, 0);
   const auto f0 = crop.sum({2, 3}), f1 = v.view1.sum({2, 3});
   CHECK(((f1 - f0).abs() / f0).max().item<float>() < 1e-5f);
   CHECK((v.view1.amax({2, 3}) < 0.9 * crop.amax({2, 3})).all().item<bool>());
 }
+TEST_CASE_TEMPLATE_APPLY(blur_conserves_flux, test::exec_spaces);
 
-TEST_CASE("noise has the requested standard deviation, in quadrature with the image's own") {
+TEST_CASE_TEMPLATE_DEFINE(
+    "noise has the requested standard deviation, in quadrature with the image's own", Exec,
+    noise_level) {
   auto cfg = all_off(small_decals(32));
   cfg.noise = true;
   for (int k = 0; k < 3; ++k) cfg.noise_sigma_min[k] = cfg.noise_sigma_max[k] = 0.05f;
   // Pure sky with its own noise 0.03: the output must have std sqrt(0.03^2 + 0.04^2) = 0.05.
   batch sky = make_batch(16, 3, 48, 24, 0.03f);
   sky.images = sky.images - make_batch(16, 3, 48, 24, 0.0f).images;  // the same sky, no galaxy
-  const auto v = augment_two_views(cfg, sky.images, sky.ids, sky.ebv, sky.psf, 8, 0);
+  const two_views v = test::views_in<Exec>(cfg, sky.images, sky.ids, sky.ebv, sky.psf, 8, 0);
   const auto sd = torch::cat({v.view1, v.view2}).transpose(0, 1).reshape({3, -1}).std(1);
   for (int k = 0; k < 3; ++k) CHECK(sd[k].item<float>() == doctest::Approx(0.05).epsilon(0.03));
   // Own noise already above the target: nothing is added.
   cfg.noise_sigma_min[0] = cfg.noise_sigma_max[0] = 0.02f;
-  const auto v2 = augment_two_views(cfg, sky.images, sky.ids, sky.ebv, sky.psf, 8, 0);
-  CHECK(torch::equal(v2.view1[0][0], center_crop(cfg, sky.images)[0][0]));
+  const two_views v2 = test::views_in<Exec>(cfg, sky.images, sky.ids, sky.ebv, sky.psf, 8, 0);
+  CHECK(torch::equal(v2.view1[0][0], test::crop_in<Exec>(cfg, sky.images)[0][0]));
   // Added noise alone (no own noise): std = target.
   cfg.noise_from = noise_source::config;
   cfg.noise_sigma_min[0] = cfg.noise_sigma_max[0] = 0.05f;
   const auto zero = torch::zeros_like(sky.images);
-  const auto v3 = augment_two_views(cfg, zero, sky.ids, sky.ebv, sky.psf, 8, 0);
+  const two_views v3 = test::views_in<Exec>(cfg, zero, sky.ids, sky.ebv, sky.psf, 8, 0);
   CHECK(v3.view1.std().item<float>() == doctest::Approx(0.05).epsilon(0.02));
   CHECK(std::fabs(v3.view1.mean().item<float>()) < 0.002);
 }
+TEST_CASE_TEMPLATE_APPLY(noise_level, test::exec_spaces);
 
-TEST_CASE("same key gives the same views; seed, epoch, view and id each change them") {
+TEST_CASE_TEMPLATE_DEFINE(
+    "same key gives the same views; seed, epoch, view and id each change them", Exec, views_keyed) {
   const auto b = make_batch(4, 3, 56, 25);
   const auto cfg = small_decals(32);
-  const auto a = augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 42, 3);
-  const auto again = augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 42, 3);
+  const two_views a = test::views_in<Exec>(cfg, b.images, b.ids, b.ebv, b.psf, 42, 3);
+  const two_views again = test::views_in<Exec>(cfg, b.images, b.ids, b.ebv, b.psf, 42, 3);
   CHECK(torch::equal(a.view1, again.view1));
   CHECK(torch::equal(a.view2, again.view2));
   auto differs = [](const torch::Tensor& x, const torch::Tensor& y) {
     return (x - y).abs().amax({1, 2, 3}).gt(1e-4).all().item<bool>();
   };
   CHECK(differs(a.view1, a.view2));
-  CHECK(differs(a.view1, augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 43, 3).view1));
-  CHECK(differs(a.view1, augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 42, 4).view1));
-  CHECK(
-      differs(a.view1, augment_two_views(cfg, b.images, b.ids + 1000, b.ebv, b.psf, 42, 3).view1));
-  CHECK(
-      differs(a.view1, augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 1ull << 40, 3).view1));
+  CHECK(differs(a.view1, test::views_in<Exec>(cfg, b.images, b.ids, b.ebv, b.psf, 43, 3).view1));
+  CHECK(differs(a.view1, test::views_in<Exec>(cfg, b.images, b.ids, b.ebv, b.psf, 42, 4).view1));
+  CHECK(differs(a.view1,
+                test::views_in<Exec>(cfg, b.images, b.ids + 1000, b.ebv, b.psf, 42, 3).view1));
+  CHECK(differs(a.view1,
+                test::views_in<Exec>(cfg, b.images, b.ids, b.ebv, b.psf, 1ull << 40, 3).view1));
 }
+TEST_CASE_TEMPLATE_APPLY(views_keyed, test::exec_spaces);
 
-TEST_CASE("a sample's views do not depend on the batch: permutation and 2- or 4-way slices") {
+TEST_CASE_TEMPLATE_DEFINE(
+    "a sample's views do not depend on the batch: permutation and 2- or 4-way slices", Exec,
+    batch_independent) {
   const auto b = make_batch(8, 3, 56, 26);
   const auto cfg = small_decals(32);
-  const auto whole = augment_two_views(cfg, b.images, b.ids, b.ebv, b.psf, 7, 1);
+  const two_views whole = test::views_in<Exec>(cfg, b.images, b.ids, b.ebv, b.psf, 7, 1);
   const auto perm = torch::tensor(std::vector<std::int64_t>{5, 2, 7, 0, 3, 6, 1, 4});
-  const auto p = augment_two_views(cfg, b.images.index_select(0, perm), b.ids.index_select(0, perm),
-                                   b.ebv.index_select(0, perm), b.psf.index_select(0, perm), 7, 1);
+  const auto p =
+      test::views_in<Exec>(cfg, b.images.index_select(0, perm), b.ids.index_select(0, perm),
+                           b.ebv.index_select(0, perm), b.psf.index_select(0, perm), 7, 1);
   CHECK(torch::equal(p.view1, whole.view1.index_select(0, perm)));
   CHECK(torch::equal(p.view2, whole.view2.index_select(0, perm)));
   for (int ranks : {2, 4}) {
@@ -223,7 +249,8 @@ TEST_CASE("a sample's views do not depend on the batch: permutation and 2- or 4-
       auto s = [&](const torch::Tensor& t) {
         return t.slice(0, r * per, (r + 1) * per).contiguous();
       };
-      const auto part = augment_two_views(cfg, s(b.images), s(b.ids), s(b.ebv), s(b.psf), 7, 1);
+      const two_views part =
+          test::views_in<Exec>(cfg, s(b.images), s(b.ids), s(b.ebv), s(b.psf), 7, 1);
       v1.push_back(part.view1);
       v2.push_back(part.view2);
     }
@@ -232,6 +259,7 @@ TEST_CASE("a sample's views do not depend on the batch: permutation and 2- or 4-
     CHECK(torch::equal(torch::cat(v2), whole.view2));
   }
 }
+TEST_CASE_TEMPLATE_APPLY(batch_independent, test::exec_spaces);
 
 TEST_CASE("tensor checks name the argument at fault") {
   const auto b = make_batch(2, 3, 56, 27);
@@ -262,4 +290,9 @@ TEST_CASE("into caller-owned outputs: the same views, whatever the buffers held 
   augment_two_views_into(cfg, b.images, b.ids, b.ebv, b.psf, 4, 1, dirty);
   CHECK(torch::equal(dirty.view1, fresh.view1));
   CHECK(torch::equal(dirty.view2, fresh.view2));
+  // The adapter runs the same kernels as the execution-space bodies above, zero copy.
+  const auto direct =
+      test::views_in<Kokkos::DefaultExecutionSpace>(cfg, b.images, b.ids, b.ebv, b.psf, 4, 1);
+  CHECK(torch::equal(direct.view1, fresh.view1));
+  CHECK(torch::equal(direct.view2, fresh.view2));
 }

@@ -1,0 +1,82 @@
+#pragma once
+// Exchange with the independent PyTorch reference (torch_reference.py): named tensors go out
+// through torch::pickle_save (read there by torch.load) and come back from torch.save (read
+// here by torch::pickle_load). The script runs at test time; a missing python3, torch or
+// torchvision makes it exit non-zero, which the callers REQUIRE against (a failure, not a skip).
+#include <fmt/format.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <string>
+
+#include "tests/support/test_paths.hpp"
+#include "tests/support/torch_doctest.hpp"
+
+namespace skyssl::test::golden {
+
+using tensor_map = std::map<std::string, torch::Tensor>;
+
+inline void save(const std::filesystem::path& path, const tensor_map& tensors) {
+  c10::Dict<std::string, torch::Tensor> dict;
+  for (const auto& [k, v] : tensors) dict.insert(k, v.detach().contiguous());
+  const auto bytes = torch::pickle_save(dict);
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(out.good());
+}
+
+inline tensor_map load(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in.good());
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
+                                std::istreambuf_iterator<char>());
+  tensor_map out;
+  for (const auto& kv : torch::pickle_load(bytes).toGenericDict())
+    out[kv.key().toStringRef()] = kv.value().toTensor();
+  return out;
+}
+
+struct run_result {
+  int rc = -1;
+  std::string output;
+};
+
+// python3 torch_reference.py MODE IN OUT, with its output captured for the failure message.
+inline run_result run_reference(const std::string& mode, const std::filesystem::path& in,
+                                const std::filesystem::path& out) {
+  const auto script = source_dir() / "tests/integration/golden/torch_reference.py";
+  const std::string cmd = fmt::format("'{}' '{}' {} '{}' '{}' 2>&1", python(), script.string(),
+                                      mode, in.string(), out.string());
+  run_result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, p)) r.output += buf;
+  const int status = pclose(p);
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  return r;
+}
+
+// max |a - b| / max |b|: relative to the reference's scale, so entries near zero do not blow
+// the ratio up. Shapes must agree (a mismatch is reported as an infinite error).
+inline double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.sizes() != b.sizes()) return INFINITY;
+  const auto x = a.to(torch::kFloat64), y = b.to(torch::kFloat64);
+  const double scale = y.abs().max().item<double>();
+  const double diff = (x - y).abs().max().item<double>();
+  return scale > 0 ? diff / scale : diff;
+}
+
+// The reference's tensor `key`, failing the test (not throwing out of it) when it is absent.
+inline torch::Tensor lookup(const tensor_map& m, const std::string& key) {
+  const auto it = m.find(key);
+  REQUIRE_MESSAGE(it != m.end(), "the reference wrote no tensor '", key, "'");
+  return it->second;
+}
+
+}  // namespace skyssl::test::golden
