@@ -79,4 +79,25 @@ inline torch::Tensor lookup(const tensor_map& m, const std::string& key) {
   return it->second;
 }
 
+// Runs the reference in `mode` on `in`, and checks that it returns exactly the keys of `mine`,
+// each within tolerance(key) relative. Both sides are kept in build/test-tmp/golden_<mode>/
+// (in.pt, out.pt, skyssl.pt) to compare by hand when this fails. Returns the reference's map.
+template <class Tolerance>
+tensor_map compare_with_reference(const std::string& mode, const tensor_map& in,
+                                  const tensor_map& mine, Tolerance tolerance) {
+  const auto dir = tmp_dir("golden_" + mode);
+  save(dir / "in.pt", in);
+  const auto r = run_reference(mode, dir / "in.pt", dir / "out.pt");
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  auto ref = load(dir / "out.pt");
+  save(dir / "skyssl.pt", mine);
+  CHECK(ref.size() == mine.size());
+  for (const auto& [key, value] : mine) {
+    INFO(key);
+    CHECK(rel_err(value, lookup(ref, key)) < tolerance(key));
+  }
+  return ref;
+}
+
 }  // namespace skyssl::test::golden

@@ -91,19 +91,9 @@ TEST_CASE("MoCo v2 step: logits, loss, gradients, weights and queue match the re
     in[next + "ptr"] = torch::tensor(eng.queue().ptr());
   }
 
-  const auto dir = skyssl::test::tmp_dir("golden_moco");
-  save(dir / "in.pt", in);
-  const auto r = run_reference("moco", dir / "in.pt", dir / "out.pt");
-  INFO(r.output);
-  REQUIRE(r.rc == 0);
-  const auto ref = load(dir / "out.pt");
-  save(dir / "skyssl.pt", mine);  // next to out.pt, to compare by hand when this fails
-  CHECK(ref.size() == mine.size());
-  for (const auto& [key, value] : mine) {
-    INFO(key);
-    const double tol = key.find("/grad.") != std::string::npos ? 1e-4 : 1e-5;
-    CHECK(rel_err(value, lookup(ref, key)) < tol);
-  }
+  const auto ref = compare_with_reference("moco", in, mine, [](const std::string& key) {
+    return key.find("/grad.") != std::string::npos ? 1e-4 : 1e-5;
+  });
   // The pointer is exact: two batches of 8 into a queue of 32.
   CHECK(lookup(ref, "step1/ptr").item<std::int64_t>() == 16);
   CHECK(eng.queue().ptr() == 16);
