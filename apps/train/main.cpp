@@ -73,7 +73,7 @@ std::optional<fs::path> find_resume_point(const cli_args& a, const fs::path& run
             root.string(), fmt::join(c.rejected, "; ")));
       for (const auto& o : train::remove_orphans(root))
         log::warn("removed '{}' left by an interrupted checkpoint write", (root / o).string());
-      if (c.chosen) chosen = std::stoll(c.chosen->filename().string().substr(5));
+      if (c.chosen) chosen = c.step;
     } else {
       if (const auto bad = train::verify_checkpoint(a.resume); !bad.empty())
         throw checkpoint_error(

@@ -227,6 +227,7 @@ checkpoint_choice choose_checkpoint(const fs::path& root) {
     const auto bad = verify_checkpoint(dir);
     if (bad.empty()) {
       c.chosen = dir;
+      c.step = step_of(dir.filename().string());
       break;
     }
     c.rejected.push_back(fmt::format("{}: {}", dir.filename().string(), bad));

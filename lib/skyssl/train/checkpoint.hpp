@@ -69,6 +69,7 @@ std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path&
 
 struct checkpoint_choice {
   std::optional<std::filesystem::path> chosen;  // newest that verifies
+  std::int64_t step = -1;                       // its global step
   std::vector<std::string> rejected;            // "ckpt-40: state.safetensors: ..." (newer ones)
   bool any = false;                             // whether root held any checkpoint at all
 };

@@ -134,6 +134,7 @@ TEST_CASE("damaged checkpoints are named and skipped; the newest good one is cho
   const auto c = choose_checkpoint(root);
   REQUIRE(c.chosen);
   CHECK(*c.chosen == root / "ckpt-20");
+  CHECK(c.step == 20);
   REQUIRE(c.rejected.size() == 2);
   CHECK(c.rejected[0].rfind("ckpt-40: state.safetensors", 0) == 0);
   CHECK(c.rejected[1].rfind("ckpt-30: state.json", 0) == 0);
