@@ -330,6 +330,9 @@ TEST_CASE("an incompatible config is refused naming the keys; --resume never ref
   CHECK(log.find("belongs to another configuration") != std::string::npos);
   CHECK(log.find("moco.K: checkpoint 64, now 128") != std::string::npos);
   CHECK(log.find("model.width: checkpoint 8, now 16") != std::string::npos);
+  CHECK(run(train_cmd(run_dir, "--resume " + (run_dir / "no-such-ckpt").string())) == 1);
+  CHECK(log_of(run_dir).find("is not a usable checkpoint: no such checkpoint directory") !=
+        std::string::npos);
   CHECK(run(train_cmd(run_dir, "--resume never")) == 1);
   log = log_of(run_dir);
   CHECK(log.find("already holds a run") != std::string::npos);
