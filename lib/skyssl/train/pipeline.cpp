@@ -10,61 +10,38 @@ namespace skyssl::train {
 
 pipeline::pipeline(view_source& source, std::int64_t epoch, std::int64_t step, std::int64_t total,
                    int depth)
-    : source_(source), depth_(depth < 1 ? 1 : depth) {
-  thread_ = std::thread([this, epoch, step, total] { run(epoch, step, total); });
+    : source_(source) {
+  producer_ = std::make_unique<background_producer<view_batch>>(
+      static_cast<std::size_t>(depth < 1 ? 1 : depth),
+      [this, epoch, step, total](bounded_queue<view_batch>& q) { run(q, epoch, step, total); });
 }
 
-pipeline::~pipeline() {
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+pipeline::~pipeline() = default;
 
-void pipeline::run(std::int64_t epoch, std::int64_t step, std::int64_t total) {
-  try {
-    const std::int64_t spe = source_.steps_per_epoch();
-    source_.start(epoch, step);
-    for (std::int64_t i = 0; i < total; ++i) {
-      if (step == spe) {
-        ++epoch;
-        step = 0;
-        source_.start(epoch, step);
-      }
-      view_batch b = source_.next();
-      if (b.epoch != epoch || b.step != step)
-        throw error(fmt::format("input pipeline: expected epoch {} step {}, source gave {} {}",
-                                epoch, step, b.epoch, b.step));
-      ++step;
-      std::unique_lock<std::mutex> lk(mu_);
-      cv_.wait(lk, [&] { return stop_ || static_cast<int>(queue_.size()) < depth_; });
-      if (stop_) return;
-      queue_.push_back(std::move(b));
-      cv_.notify_all();
+void pipeline::run(bounded_queue<view_batch>& q, std::int64_t epoch, std::int64_t step,
+                   std::int64_t total) {
+  const std::int64_t spe = source_.steps_per_epoch();
+  source_.start(epoch, step);
+  for (std::int64_t i = 0; i < total; ++i) {
+    if (step == spe) {
+      ++epoch;
+      step = 0;
+      source_.start(epoch, step);
     }
-  } catch (...) {
-    std::lock_guard<std::mutex> lk(mu_);
-    error_ = std::current_exception();
+    view_batch b = source_.next();
+    if (b.epoch != epoch || b.step != step)
+      throw error(fmt::format("input pipeline: expected epoch {} step {}, source gave {} {}", epoch,
+                              step, b.epoch, b.step));
+    ++step;
+    if (!q.push(std::move(b))) return;  // the trainer is gone
   }
-  std::lock_guard<std::mutex> lk(mu_);
-  done_ = true;
-  cv_.notify_all();
 }
 
 view_batch pipeline::next() {
   const auto t0 = std::chrono::steady_clock::now();
-  std::unique_lock<std::mutex> lk(mu_);
-  cv_.wait(lk, [&] { return !queue_.empty() || error_ || done_; });
+  auto b = producer_->queue().pop();  // rethrows the thread's error
   wait_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!queue_.empty()) {
-    view_batch b = std::move(queue_.front());
-    queue_.pop_front();
-    cv_.notify_all();
-    return b;
-  }
-  if (error_) std::rethrow_exception(error_);
+  if (b) return std::move(*b);
   throw error("input pipeline: asked for a batch past the end of the planned steps");
 }
 

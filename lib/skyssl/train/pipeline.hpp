@@ -4,13 +4,10 @@
 // bounded by that depth; an error on the thread is rethrown by next().
 #include <torch/types.h>
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <exception>
 #include <memory>
-#include <mutex>
-#include <thread>
+
+#include "skyssl/core/bounded_queue.hpp"
 
 namespace skyssl::train {
 
@@ -20,6 +17,7 @@ struct view_batch {
   std::int64_t step = 0;  // within the epoch
   torch::Tensor ids;      // (B) int64 global sample ids
   torch::Tensor view1, view2;
+  std::int64_t nonfinite_pixels = 0;  // NaN/Inf input pixels set to 0 (data.nonfinite = "zero")
 };
 
 // Where batches come from. Implementations: archive_source (lib/data + kernels/) and
@@ -49,16 +47,10 @@ class pipeline {
   double wait_seconds() const { return wait_s_; }
 
  private:
-  void run(std::int64_t epoch, std::int64_t step, std::int64_t total);
+  void run(bounded_queue<view_batch>& q, std::int64_t epoch, std::int64_t step, std::int64_t total);
   view_source& source_;
-  int depth_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<view_batch> queue_;
-  std::exception_ptr error_;
-  bool stop_ = false, done_ = false;
   double wait_s_ = 0;
-  std::thread thread_;
+  std::unique_ptr<background_producer<view_batch>> producer_;  // last: joined first
 };
 
 // A source cycling over fixed tensors (view1, view2 of `n` samples, n a multiple of the
