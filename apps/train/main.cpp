@@ -18,6 +18,7 @@
 #include "skyssl/core/log.hpp"
 #include "skyssl/dist/communicator.hpp"
 #include "skyssl/dist/consistency.hpp"
+#include "skyssl/dist/gather_ids.hpp"
 #include "skyssl/train/archive_source.hpp"
 #include "skyssl/train/checkpoint.hpp"
 #include "skyssl/train/durable_file.hpp"
@@ -123,7 +124,9 @@ int run(const cli_args& a, config cfg, dist::communicator& comm) {
   }
 
   const auto topts = train::train_options_from(cfg, "train");
-  train::archive_source source(cfg, topts.seed, topts.global_batch, comm.rank(), comm.world());
+  train::archive_source source(
+      cfg, topts.seed, topts.global_batch, comm.rank(), comm.world(),
+      [&comm](const std::vector<std::int64_t>& mine) { return dist::all_gather_ids(comm, mine); });
   auto state = train::make_state(cfg, comm, source.channels(), source.steps_per_epoch());
   const auto eopts = train::eval_options_from(cfg, "eval");
   // Every key has been read by now: anything left is a typo or a key of another tool.

@@ -1,25 +1,54 @@
 #include "skyssl/data/archive.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <glob.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "skyssl/core/error.hpp"
-#include "skyssl/data/h5.hpp"
+#include "skyssl/core/log.hpp"
+#include "skyssl/data/detail/decode.hpp"
+#include "skyssl/data/detail/direct_rows.hpp"
+#include "skyssl/data/detail/h5.hpp"
 
 namespace fs = std::filesystem;
 
 namespace skyssl::data {
 
-struct archive::file_state {
-  h5::handle file;
-  h5::handle images;
-  std::map<std::string, h5::handle> columns;  // opened on first use, kept open
+// A 1-D field of one file: read directly when its layout allows, else through HDF5.
+struct archive::column_state {
+  h5::handle dset;                              // open while HDF5 is needed
+  std::unique_ptr<detail::direct_rows> direct;  // null: HDF5 selections
 };
+
+struct archive::file_state {
+  std::string path;
+  int fd = -1;        // for direct reads; kept for the archive's lifetime
+  h5::handle file;    // released when every dataset is read directly (bounded handles)
+  h5::handle images;  // idem
+  std::unique_ptr<detail::direct_rows> images_direct;            // null: HDF5 selections
+  std::map<std::string, std::unique_ptr<column_state>> columns;  // every 1-D dataset
+  ~file_state() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+void pixel_report::merge(const pixel_report& o) {
+  if (o.first_row >= 0 && (first_row < 0 || o.first_row < first_row)) {
+    first_row = o.first_row;
+    first_pixel = o.first_pixel;
+  }
+  nonfinite += o.nonfinite;
+  bad_rows += o.bad_rows;
+}
 
 namespace {
 
@@ -64,6 +93,36 @@ bool accepted_image_type(hid_t type) {
   return false;
 }
 
+std::string layout_of(hid_t dset) {
+  h5::handle dcpl(H5Dget_create_plist(dset));
+  switch (H5Pget_layout(dcpl.get())) {
+    case H5D_CONTIGUOUS:
+      return "contiguous";
+    case H5D_COMPACT:
+      return "compact";
+    case H5D_VIRTUAL:
+      return "virtual";
+    case H5D_CHUNKED: {
+      const int rank = H5Pget_chunk(dcpl.get(), 0, nullptr);
+      std::vector<hsize_t> c(static_cast<std::size_t>(std::max(rank, 0)));
+      if (rank > 0) H5Pget_chunk(dcpl.get(), rank, c.data());
+      std::string out = fmt::format("chunks {}", fmt::join(c, "x"));
+      const int nf = H5Pget_nfilters(dcpl.get());
+      for (int i = 0; i < nf; ++i) {
+        char name[64] = {0};
+        unsigned flags = 0, cd[8];
+        std::size_t ncd = 8;
+        H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &ncd, cd, sizeof name, name,
+                       nullptr);
+        out += fmt::format(", {}", name[0] ? name : "filter");
+      }
+      return out;
+    }
+    default:
+      return "unknown";
+  }
+}
+
 std::vector<dataset_info> list_datasets(hid_t file, const std::string& path) {
   std::vector<std::string> names;
   auto cb = [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
@@ -80,9 +139,27 @@ std::vector<dataset_info> list_datasets(hid_t file, const std::string& path) {
     h5::handle d(H5Dopen2(file, n.c_str(), H5P_DEFAULT));
     if (!d) continue;
     h5::handle t(H5Dget_type(d.get()));
-    out.push_back({n, h5::type_name(t.get()), dataset_shape(d.get())});
+    out.push_back({n, h5::type_name(t.get()), dataset_shape(d.get()), layout_of(d.get())});
   }
   return out;
+}
+
+// Raises the soft limit on open files towards the hard one when an archive needs more.
+void ensure_file_limit(std::size_t files, const std::string& first) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t need = static_cast<rlim_t>(files) + 256;  // one fd each, plus HDF5 and MPI
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : std::min(need, rl.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &raised);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < need)
+      throw archive_error(fmt::format(
+          "archive '{}...' has {} files but this process may open only {} (ulimit -n); raise "
+          "the limit or merge files",
+          first, files, static_cast<unsigned long long>(rl.rlim_cur)));
+  }
 }
 
 }  // namespace
@@ -128,6 +205,8 @@ archive::archive(const archive_options& options)
   std::lock_guard<std::recursive_mutex> lock(h5::mutex());
   h5::quiet();
   const auto paths = resolve_paths(options.paths);
+  ensure_file_limit(paths.size(), paths.front());
+  std::map<std::string, std::pair<int, std::string>> fallbacks;  // reason -> (files, first)
   std::vector<std::string> file_bands;
   double file_scale = 0.0;
   std::string file_survey;
@@ -135,6 +214,7 @@ archive::archive(const archive_options& options)
     if (!fs::exists(path))
       throw archive_error(fmt::format("archive file '{}' does not exist", path));
     auto st = std::make_unique<file_state>();
+    st->path = path;
     if (H5Fis_hdf5(path.c_str()) <= 0)
       throw archive_error(fmt::format("archive file '{}' is not a readable HDF5 file", path));
     st->file = h5::handle(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
@@ -222,6 +302,50 @@ archive::archive(const archive_options& options)
       file_bands = b;
     }
     if (has_s) file_scale = s;
+    // Direct reads: where every dataset's rows lie, checked once here.
+    bool all_contiguous = false;
+    if (!options.direct_reads) {
+      info.images_read = "HDF5 selections: data.direct_reads = false";
+    } else {
+      st->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (st->fd < 0)
+        throw archive_error(
+            fmt::format("archive file '{}' cannot be opened: {}", path, std::strerror(errno)));
+      auto d = std::make_unique<detail::direct_rows>(st->images.get());
+      all_contiguous = d->usable() && !d->chunked();
+      if (!d->usable()) {
+        info.images_read = "HDF5 selections: dataset '" + images_name_ + "': " + d->reason();
+        auto& fb = fallbacks[d->reason()];
+        if (fb.first++ == 0) fb.second = path;
+      } else {
+        info.images_read = d->chunked() ? fmt::format("direct (chunks of {} rows)", d->chunk_rows())
+                                        : "direct (contiguous)";
+        st->images_direct = std::move(d);
+      }
+    }
+    for (const auto& d : info.datasets) {
+      if (d.name == images_name_ || d.shape.size() != 1) continue;
+      auto c = std::make_unique<column_state>();
+      c->dset = h5::handle(
+          h5::check(H5Dopen2(st->file.get(), d.name.c_str(), H5P_DEFAULT),
+                    fmt::format("archive file '{}': cannot open dataset '{}'", path, d.name)));
+      if (options.direct_reads) {
+        auto dr = std::make_unique<detail::direct_rows>(c->dset.get());
+        if (dr->usable()) {
+          all_contiguous = all_contiguous && !dr->chunked();
+          c->direct = std::move(dr);
+        } else {
+          all_contiguous = false;
+        }
+      }
+      st->columns.emplace(d.name, std::move(c));
+    }
+    if (all_contiguous) {
+      // Only the descriptor is needed from now on: hundreds of files stay cheap.
+      for (auto& [name, c] : st->columns) c->dset.reset();
+      st->images.reset();
+      st->file.reset();
+    }
     size_ += info.rows;
     infos_.push_back(std::move(info));
     files_.push_back(std::move(st));
@@ -267,6 +391,11 @@ archive::archive(const archive_options& options)
                     first));
   }
   if (survey_.empty() && preset) survey_ = preset->name;
+  for (const auto& [reason, fb] : fallbacks)
+    log::info(
+        "archive: '{}' of {} file(s) is read through HDF5 selections, not direct reads: {} "
+        "(first: '{}')",
+        images_name_, fb.first, reason, fb.second);
   for (const auto& [canonical, name] : field_map_) {
     for (const auto& info : infos_) {
       const bool found = std::any_of(info.datasets.begin(), info.datasets.end(),
@@ -306,89 +435,233 @@ std::string archive::field_dataset(const std::string& canonical) const {
   return "";
 }
 
-void archive::read_rows(const std::string& dataset, bool images,
-                        const std::vector<std::int64_t>& rows, void* out) const {
+void archive::open_images(std::size_t f) const {
+  auto& st = *files_[f];
+  if (!st.file)
+    st.file = h5::handle(h5::check(H5Fopen(st.path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
+                                   fmt::format("archive file '{}' cannot be reopened", st.path)));
+  if (!st.images)
+    st.images = h5::handle(h5::check(
+        H5Dopen2(st.file.get(), images_name_.c_str(), H5P_DEFAULT),
+        fmt::format("archive file '{}': cannot open dataset '{}'", st.path, images_name_)));
+}
+
+archive::column_state& archive::column(std::size_t f, const std::string& dataset) const {
+  auto& st = *files_[f];
+  const auto it = st.columns.find(dataset);
+  if (it == st.columns.end()) {
+    const auto& ds = infos_[f].datasets;
+    const bool exists =
+        std::any_of(ds.begin(), ds.end(), [&](const dataset_info& d) { return d.name == dataset; });
+    throw archive_error(fmt::format(exists ? "archive file '{}': dataset '{}' is not 1-D"
+                                           : "archive file '{}' has no dataset '{}'",
+                                    st.path, dataset));
+  }
+  return *it->second;
+}
+
+void archive::read_images_hdf5(std::size_t f, const std::int64_t* rows, std::size_t n,
+                               float* const* dst) const {
   std::lock_guard<std::recursive_mutex> lock(h5::mutex());
-  const std::size_t per_row = images ? static_cast<std::size_t>(channels_) * height_ * width_ : 1;
-  const std::size_t elem = images ? sizeof(float) : sizeof(double);
-  auto* dst = static_cast<char*>(out);
+  const auto& info = infos_[f];
+  open_images(f);
+  const hid_t dset = files_[f]->images.get();
+  const std::size_t pix = static_cast<std::size_t>(channels_) * height_ * width_;
+  h5::handle fspace(H5Dget_space(dset));
+  hsize_t start[4] = {0, 0, 0, 0};
+  hsize_t count[4] = {0, static_cast<hsize_t>(channels_), static_cast<hsize_t>(height_),
+                      static_cast<hsize_t>(width_)};
+  h5::handle mspace;
+  hsize_t mspace_rows = 0;
+  // One regular hyperslab read per run of neighbouring rows with neighbouring destinations.
+  // (A single read of the OR-ed union of runs is far slower in HDF5 1.10.)
+  for (std::size_t k = 0; k < n;) {
+    std::size_t e = k + 1;
+    while (e < n && rows[e] == rows[e - 1] + 1 && dst[e] == dst[e - 1] + pix) ++e;
+    start[0] = static_cast<hsize_t>(rows[k] - info.first_row);
+    count[0] = static_cast<hsize_t>(e - k);
+    h5::check_status(
+        H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
+        fmt::format("archive file '{}': bad selection in '{}'", info.path, images_name_));
+    if (mspace_rows != count[0]) {
+      mspace = h5::handle(H5Screate_simple(4, count, nullptr));
+      mspace_rows = count[0];
+    }
+    h5::check_status(
+        H5Dread(dset, H5T_NATIVE_FLOAT, mspace.get(), fspace.get(), H5P_DEFAULT, dst[k]),
+        fmt::format("archive file '{}': cannot read rows {}-{} of dataset '{}'", info.path,
+                    start[0], start[0] + count[0] - 1, images_name_));
+    k = e;
+  }
+}
+
+pixel_report archive::read_images_into(const std::int64_t* rows, std::size_t n, float* const* dst,
+                                       bool zero_nonfinite,
+                                       std::vector<std::int64_t>* bad_rows) const {
+  const std::size_t pix = static_cast<std::size_t>(channels_) * height_ * width_;
+  pixel_report rep;
+  auto account = [&](std::int64_t row, float* p, const void* src, detail::stored_type type) {
+    std::int64_t first = -1;
+    const std::int64_t bad = detail::decode_pixels(src, type, p, pix, zero_nonfinite, &first);
+    if (bad == 0) return;
+    rep.nonfinite += bad;
+    ++rep.bad_rows;
+    if (bad_rows) bad_rows->push_back(row);
+    if (rep.first_row < 0 || row < rep.first_row) {
+      rep.first_row = row;
+      rep.first_pixel = first;
+    }
+  };
+  thread_local std::vector<char> scratch;
+  // Runs of one pread: at most 64 MiB, so a huge sequential read still interleaves.
+  constexpr std::size_t max_run_bytes = std::size_t{64} << 20;
+  std::size_t i = 0;
+  while (i < n) {
+    if (rows[i] < 0 || rows[i] >= size_)
+      throw archive_error(fmt::format("row {} is outside the archive (size {})", rows[i], size_));
+    if (i > 0 && rows[i] <= rows[i - 1])
+      throw archive_error(
+          fmt::format("archive: rows to read must be sorted and distinct ({} "
+                      "after {})",
+                      rows[i], rows[i - 1]));
+    const auto f = static_cast<std::size_t>(file_of(rows[i]));
+    const auto& info = infos_[f];
+    auto& st = *files_[f];
+    std::size_t j = i;
+    while (j < n && rows[j] < info.first_row + info.rows) ++j;
+    if (!st.images_direct) {
+      read_images_hdf5(f, rows + i, j - i, dst + i);
+      for (std::size_t m = i; m < j; ++m)
+        account(rows[m], dst[m], dst[m], detail::stored_type::f32);
+      i = j;
+      continue;
+    }
+    const auto& d = *st.images_direct;
+    const bool in_place = d.type() == detail::stored_type::f32;
+    for (std::size_t k = i; k < j;) {
+      const std::int64_t local = rows[k] - info.first_row;
+      const std::uint64_t off = d.row_offset(st.images.get(), local);
+      if (off == detail::direct_rows::unallocated) {  // never written: HDF5's fill value
+        read_images_hdf5(f, rows + k, 1, dst + k);
+        account(rows[k], dst[k], dst[k], detail::stored_type::f32);
+        ++k;
+        continue;
+      }
+      std::size_t e = k + 1;
+      if (in_place)
+        while (e < j && rows[e] == rows[e - 1] + 1 && dst[e] == dst[e - 1] + pix &&
+               d.adjacent(rows[e - 1] - info.first_row) &&
+               (e - k + 1) * d.row_bytes() <= max_run_bytes)
+          ++e;
+      if (in_place) {
+        detail::pread_all(st.fd, dst[k], (e - k) * d.row_bytes(), off, info.path);
+        for (std::size_t m = k; m < e; ++m) account(rows[m], dst[m], dst[m], d.type());
+      } else {
+        scratch.resize(d.row_bytes());
+        detail::pread_all(st.fd, scratch.data(), d.row_bytes(), off, info.path);
+        account(rows[k], dst[k], scratch.data(), d.type());
+      }
+      k = e;
+    }
+    i = j;
+  }
+  return rep;
+}
+
+pixel_report archive::read_images_rows(const std::vector<std::int64_t>& sorted_rows,
+                                       float* out) const {
+  const std::size_t pix = static_cast<std::size_t>(channels_) * height_ * width_;
+  std::vector<float*> dst(sorted_rows.size());
+  for (std::size_t k = 0; k < dst.size(); ++k) dst[k] = out + k * pix;
+  return read_images_into(sorted_rows.data(), sorted_rows.size(), dst.data(), false);
+}
+
+pixel_report archive::read_images(std::int64_t start, std::int64_t count, float* out) const {
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(std::max<std::int64_t>(count, 0)));
+  for (std::int64_t k = 0; k < count; ++k) rows[static_cast<std::size_t>(k)] = start + k;
+  return read_images_rows(rows, out);
+}
+
+void archive::read_column_hdf5(std::size_t f, const std::string& dataset, const std::int64_t* rows,
+                               std::size_t n, double* out) const {
+  std::lock_guard<std::recursive_mutex> lock(h5::mutex());
+  const auto& info = infos_[f];
+  auto& c = column(f, dataset);
+  if (!c.dset) {
+    open_images(f);  // reopens the file
+    c.dset = h5::handle(
+        h5::check(H5Dopen2(files_[f]->file.get(), dataset.c_str(), H5P_DEFAULT),
+                  fmt::format("archive file '{}': cannot open dataset '{}'", info.path, dataset)));
+  }
+  h5::handle fspace(H5Dget_space(c.dset.get()));
+  hsize_t start = 0, count = 0;
+  h5::handle mspace;
+  hsize_t mspace_rows = 0;
+  for (std::size_t k = 0; k < n;) {
+    std::size_t e = k + 1;
+    while (e < n && rows[e] == rows[e - 1] + 1) ++e;
+    start = static_cast<hsize_t>(rows[k] - info.first_row);
+    count = static_cast<hsize_t>(e - k);
+    h5::check_status(
+        H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr),
+        fmt::format("archive file '{}': bad selection in '{}'", info.path, dataset));
+    if (mspace_rows != count) {
+      mspace = h5::handle(H5Screate_simple(1, &count, nullptr));
+      mspace_rows = count;
+    }
+    h5::check_status(
+        H5Dread(c.dset.get(), H5T_NATIVE_DOUBLE, mspace.get(), fspace.get(), H5P_DEFAULT, out + k),
+        fmt::format("archive file '{}': cannot read rows {}-{} of dataset '{}'", info.path, start,
+                    start + count - 1, dataset));
+    k = e;
+  }
+}
+
+void archive::read_column_rows(const std::string& dataset, const std::vector<std::int64_t>& rows,
+                               double* out) const {
+  thread_local std::vector<char> scratch;
   std::size_t i = 0;
   while (i < rows.size()) {
     if (rows[i] < 0 || rows[i] >= size_)
       throw archive_error(fmt::format("row {} is outside the archive (size {})", rows[i], size_));
-    const int f = file_of(rows[i]);
-    const auto& info = infos_[static_cast<std::size_t>(f)];
-    auto& st = *files_[static_cast<std::size_t>(f)];
+    const auto f = static_cast<std::size_t>(file_of(rows[i]));
+    const auto& info = infos_[f];
     std::size_t j = i;
     while (j < rows.size() && rows[j] >= info.first_row && rows[j] < info.first_row + info.rows)
       ++j;
-    hid_t dset = -1;
-    if (images) {
-      dset = st.images.get();
-    } else {
-      auto it = st.columns.find(dataset);
-      if (it == st.columns.end()) {
-        h5::handle d(h5::check(
-            H5Dopen2(st.file.get(), dataset.c_str(), H5P_DEFAULT),
-            fmt::format("archive file '{}': cannot open dataset '{}'", info.path, dataset)));
-        it = st.columns.emplace(dataset, std::move(d)).first;
-      }
-      dset = it->second.get();
+    auto& c = column(f, dataset);
+    if (!c.direct) {
+      read_column_hdf5(f, dataset, rows.data() + i, j - i, out + i);
+      i = j;
+      continue;
     }
-    h5::handle fspace(H5Dget_space(dset));
-    const int rank = H5Sget_simple_extent_ndims(fspace.get());
-    if (!images && rank != 1)
-      throw archive_error(
-          fmt::format("archive file '{}': dataset '{}' is not 1-D", info.path, dataset));
-    std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
-    H5Sget_simple_extent_dims(fspace.get(), dims.data(), nullptr);
-    // One regular hyperslab read per run of neighbouring rows. (A single read of the OR-ed
-    // union of runs is far slower in HDF5 1.10: the irregular selection is walked row by row.)
-    std::vector<hsize_t> start(dims.size(), 0), count = dims;
-    h5::handle mspace;
-    hsize_t mspace_rows = 0;
+    const auto& d = *c.direct;
     for (std::size_t k = i; k < j;) {
-      std::size_t e = k + 1;
-      while (e < j && rows[e] == rows[e - 1] + 1) ++e;
-      start[0] = static_cast<hsize_t>(rows[k] - info.first_row);
-      count[0] = static_cast<hsize_t>(e - k);
-      h5::check_status(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr,
-                                           count.data(), nullptr),
-                       fmt::format("archive file '{}': bad selection in '{}'", info.path, dataset));
-      if (mspace_rows != count[0]) {
-        mspace = h5::handle(H5Screate_simple(rank, count.data(), nullptr));
-        mspace_rows = count[0];
+      const std::int64_t local = rows[k] - info.first_row;
+      const std::uint64_t off = d.row_offset(c.dset.get(), local);
+      if (off == detail::direct_rows::unallocated) {
+        read_column_hdf5(f, dataset, rows.data() + k, 1, out + k);
+        ++k;
+        continue;
       }
-      h5::check_status(H5Dread(dset, images ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE, mspace.get(),
-                               fspace.get(), H5P_DEFAULT, dst + k * per_row * elem),
-                       fmt::format("archive file '{}': cannot read rows {}-{} of dataset '{}'",
-                                   info.path, start[0], start[0] + count[0] - 1, dataset));
+      std::size_t e = k + 1;
+      while (e < j && rows[e] == rows[e - 1] + 1 && d.adjacent(rows[e - 1] - info.first_row) &&
+             e - k < (std::size_t{1} << 20))
+        ++e;
+      scratch.resize((e - k) * d.row_bytes());
+      detail::pread_all(files_[f]->fd, scratch.data(), scratch.size(), off, info.path);
+      detail::decode_column(scratch.data(), d.type(), out + k, e - k);
       k = e;
     }
     i = j;
   }
 }
 
-void archive::read_images(std::int64_t start, std::int64_t count, float* out) const {
-  std::vector<std::int64_t> rows(static_cast<std::size_t>(count));
-  for (std::int64_t k = 0; k < count; ++k) rows[static_cast<std::size_t>(k)] = start + k;
-  read_rows(images_name_, true, rows, out);
-}
-
-void archive::read_images_rows(const std::vector<std::int64_t>& sorted_rows, float* out) const {
-  read_rows(images_name_, true, sorted_rows, out);
-}
-
 void archive::read_column(const std::string& dataset, std::int64_t start, std::int64_t count,
                           double* out) const {
-  std::vector<std::int64_t> rows(static_cast<std::size_t>(count));
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(std::max<std::int64_t>(count, 0)));
   for (std::int64_t k = 0; k < count; ++k) rows[static_cast<std::size_t>(k)] = start + k;
-  read_rows(dataset, false, rows, out);
-}
-
-void archive::read_column_rows(const std::string& dataset,
-                               const std::vector<std::int64_t>& sorted_rows, double* out) const {
-  read_rows(dataset, false, sorted_rows, out);
+  read_column_rows(dataset, rows, out);
 }
 
 }  // namespace skyssl::data

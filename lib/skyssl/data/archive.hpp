@@ -25,6 +25,9 @@ struct archive_options {
   std::vector<std::string> bands;
   double pixel_scale = 0.0;  // arcsec per pixel; 0 = not given
   std::string survey;        // "decals", "sdss" or "" (then inferred from the channel count)
+  // Read rows with pread(2) at their file offsets where the layout allows (contiguous, or
+  // unfiltered chunks of whole rows); false: always through HDF5 selections (data.direct_reads).
+  bool direct_reads = true;
 };
 
 // Expands files, globs and @listfiles into the ordered file list (archive_error if none).
@@ -35,6 +38,7 @@ struct dataset_info {
   std::string name;
   std::string dtype;
   std::vector<std::int64_t> shape;
+  std::string layout;  // "contiguous", "chunks 64x3x152x152", "chunks 64x3x152x152, deflate"
 };
 
 struct file_info {
@@ -43,11 +47,27 @@ struct file_info {
   std::int64_t first_row = 0;  // global id of its first row
   std::string image_dtype;
   std::vector<dataset_info> datasets;  // every dataset in the root group
+  // How `images` is read: "direct (contiguous)", "direct (chunks of 64 rows)", or
+  // "HDF5 selections: <reason>" (compressed data, odd layouts, data.direct_reads = false).
+  std::string images_read;
+};
+
+// What a read of image rows met: non-finite (NaN/Inf) pixels, and where the first one is.
+struct pixel_report {
+  std::int64_t nonfinite = 0;     // pixels
+  std::int64_t bad_rows = 0;      // rows with at least one
+  std::int64_t first_row = -1;    // global row of the first one (lowest row), -1 if none
+  std::int64_t first_pixel = -1;  // its index within the row (c*H*W + y*W + x)
+  void merge(const pixel_report& o);
 };
 
 // Opens every file once, validates shapes, dtypes and field lengths, and reads rows of the
-// concatenation. All members are safe to call from any thread (they hold lib/data's HDF5
-// lock); errors are archive_error naming the file and dataset.
+// concatenation. Rows whose layout allows it are read with pread(2) at their file offsets, in
+// parallel from any number of threads; the rest go through HDF5 selections under lib/data's
+// HDF5 lock (the reason is logged once per archive). A file whose datasets are all read
+// directly keeps only a file descriptor open, so archives of hundreds of files stay within
+// the process's limits. All members are safe to call from any thread; errors are
+// archive_error naming the file and dataset.
 class archive {
  public:
   explicit archive(const archive_options& options);
@@ -72,12 +92,19 @@ class archive {
   // are tried in turn.
   std::string field_dataset(const std::string& canonical) const;
 
-  // Rows [start, start + count) of the concatenation, as float32 (converted from float16,
-  // float64 or uint16 by HDF5), count*C*H*W values into out.
-  void read_images(std::int64_t start, std::int64_t count, float* out) const;
-  // The given sorted, distinct global rows: neighbouring ids are coalesced into runs, one
-  // hyperslab read per run. Rows land in out in the order of `sorted_rows`.
-  void read_images_rows(const std::vector<std::int64_t>& sorted_rows, float* out) const;
+  // Rows [start, start + count) of the concatenation, as float32 (decoded from float16,
+  // float64 or uint16), count*C*H*W values into out; non-finite pixels are left as they are.
+  pixel_report read_images(std::int64_t start, std::int64_t count, float* out) const;
+  // The given sorted, distinct global rows, in the order of `sorted_rows`.
+  pixel_report read_images_rows(const std::vector<std::int64_t>& sorted_rows, float* out) const;
+  // The core read: sorted, distinct rows[k] (k < n) into dst[k] (C*H*W floats each, anywhere).
+  // Decoding and the non-finite count happen in the same pass over each row; with
+  // zero_nonfinite those pixels are set to 0. Neighbouring rows with neighbouring
+  // destinations are read in one call. `bad_rows` (if given) gets each row with a non-finite
+  // pixel appended.
+  pixel_report read_images_into(const std::int64_t* rows, std::size_t n, float* const* dst,
+                                bool zero_nonfinite,
+                                std::vector<std::int64_t>* bad_rows = nullptr) const;
   // A 1-D dataset (by its name in the files) for the same kinds of row sets, as double.
   void read_column(const std::string& dataset, std::int64_t start, std::int64_t count,
                    double* out) const;
@@ -95,8 +122,13 @@ class archive {
   std::vector<std::string> bands_;
   double pixel_scale_ = 0.0;
   std::string survey_;
-  void read_rows(const std::string& dataset, bool images, const std::vector<std::int64_t>& rows,
-                 void* out) const;
+  struct column_state;
+  column_state& column(std::size_t file, const std::string& dataset) const;
+  void open_images(std::size_t file) const;  // reopens a released HDF5 file (lock held)
+  void read_images_hdf5(std::size_t file, const std::int64_t* rows, std::size_t n,
+                        float* const* dst) const;
+  void read_column_hdf5(std::size_t file, const std::string& dataset, const std::int64_t* rows,
+                        std::size_t n, double* out) const;
 };
 
 }  // namespace skyssl::data

@@ -34,8 +34,32 @@ data_options parse_data_options(const skyssl::config& cfg, const std::string& se
                        o.archive.survey + "'");
   o.reader.prefetch = static_cast<int>(cfg.get_int(p + "prefetch", 2));
   check_range(p + "prefetch", o.reader.prefetch, 1, 64);
-  o.reader.check_finite = cfg.get_bool(p + "check_finite", true);
+  o.reader.read_threads = static_cast<int>(cfg.get_int(p + "read_threads", 2));
+  check_range(p + "read_threads", o.reader.read_threads, 1, 64);
+  o.reader.nonfinite =
+      parse_nonfinite_policy(p + "nonfinite", cfg.get_string(p + "nonfinite", "error"));
+  o.archive.direct_reads = cfg.get_bool(p + "direct_reads", true);
   return o;
+}
+
+nonfinite_policy parse_nonfinite_policy(const std::string& key, const std::string& value) {
+  if (value == "error") return nonfinite_policy::error;
+  if (value == "zero") return nonfinite_policy::zero;
+  if (value == "skip") return nonfinite_policy::skip;
+  throw config_error("config key '" + key + "' must be 'error', 'zero' or 'skip', got '" + value +
+                     "'");
+}
+
+const char* to_string(nonfinite_policy p) {
+  switch (p) {
+    case nonfinite_policy::error:
+      return "error";
+    case nonfinite_policy::zero:
+      return "zero";
+    case nonfinite_policy::skip:
+      return "skip";
+  }
+  return "error";
 }
 
 }  // namespace skyssl::data

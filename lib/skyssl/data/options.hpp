@@ -7,16 +7,27 @@
 //   data.pixel_scale = 0.262                (idem)
 //   data.survey      = "decals" | "sdss"    (preset for missing attributes)
 //   data.prefetch    = 2                    (batches read ahead by the reader thread)
-//   data.check_finite = true                (NaN/Inf pixels are a data_error)
+//   data.read_threads = 2                   (reads in flight per batch, 1-64)
+//   data.direct_reads = true                (pread at file offsets where the layout allows)
+//   data.nonfinite   = "error" | "zero" | "skip"   (what a NaN/Inf pixel does)
 #include <string>
 
 #include "skyssl/data/archive.hpp"
 
 namespace skyssl::data {
 
+// What the reader does with a sample holding NaN/Inf pixels (real cutouts have masked ones):
+// error: a data_error naming file, sample, band and pixel; zero: those pixels become 0 and
+// are counted; skip: one scan at start finds every such sample and the epoch plan leaves them
+// out (the same on every rank), their number is logged.
+enum class nonfinite_policy { error, zero, skip };
+nonfinite_policy parse_nonfinite_policy(const std::string& key, const std::string& value);
+const char* to_string(nonfinite_policy p);
+
 struct reader_options {
-  int prefetch = 2;  // batches in flight ahead of next(); memory ~ (prefetch+1) batches
-  bool check_finite = true;
+  int prefetch = 2;      // batches in flight ahead of next(); memory ~ (prefetch+1) batches
+  int read_threads = 2;  // threads reading the rows of one batch (queue depth for the storage)
+  nonfinite_policy nonfinite = nonfinite_policy::error;
 };
 
 struct data_options {

@@ -15,6 +15,7 @@ struct sample_batch {
   torch::Tensor images;    // (B,C,H,W) float32, host memory
   torch::Tensor ebv;       // (B) float32 catalogue E(B-V); zeros when the archive has none
   torch::Tensor psf_fwhm;  // (B,C) float32 catalogue PSF FWHM in arcsec; NaN where unknown
+  std::int64_t nonfinite_pixels = 0;  // NaN/Inf pixels set to 0 in `images` (data.nonfinite=zero)
 };
 
 }  // namespace skyssl::data

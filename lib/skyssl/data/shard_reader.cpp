@@ -5,16 +5,21 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
+#include <limits>
 #include <numeric>
+#include <thread>
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/huge_pages.hpp"
+#include "skyssl/core/log.hpp"
 #include "skyssl/data/epoch_plan.hpp"
 
 namespace skyssl::data {
 
 shard_reader::shard_reader(const archive_options& archive_opts, const reader_options& reader,
-                           std::uint64_t seed, std::int64_t global_batch, int rank, int world)
+                           std::uint64_t seed, std::int64_t global_batch, int rank, int world,
+                           const row_exchange& exchange)
     : opts_(reader), seed_(seed), global_batch_(global_batch), rank_(rank), world_(world) {
   if (world < 1 || rank < 0 || rank >= world)
     throw data_error(fmt::format("shard_reader: rank {} of world {} is invalid", rank, world));
@@ -25,11 +30,21 @@ shard_reader::shard_reader(const archive_options& archive_opts, const reader_opt
         global_batch, world));
   if (opts_.prefetch < 1)
     throw data_error(fmt::format("data.prefetch must be >= 1, got {}", opts_.prefetch));
+  if (opts_.read_threads < 1)
+    throw data_error(fmt::format("data.read_threads must be >= 1, got {}", opts_.read_threads));
   archive_ = std::make_unique<archive>(archive_opts);
-  steps_ = archive_->size() / global_batch;
+  std::vector<std::int64_t> skip;
+  if (opts_.nonfinite == nonfinite_policy::skip) {
+    skip = find_nonfinite_rows(*archive_, rank, world, exchange, opts_.read_threads);
+    log::info("data.nonfinite = \"skip\": {} of {} samples hold NaN/Inf pixels and are left out{}",
+              skip.size(), archive_->size(),
+              skip.empty() ? "" : fmt::format(" (first: global id {})", skip.front()));
+  }
+  kept_ = kept_rows(archive_->size(), std::move(skip));
+  steps_ = kept_.kept() / global_batch;
   if (steps_ < 1)
     throw data_error(fmt::format("archive '{}' holds {} samples, fewer than one global batch of {}",
-                                 archive_->files().front().path, archive_->size(), global_batch));
+                                 archive_->files().front().path, kept_.kept(), global_batch));
   ebv_name_ = archive_->field_dataset("ebv");
   for (const auto& b : archive_->bands())
     psf_names_.push_back(archive_->field_dataset("psfsize_" + b));
@@ -37,17 +52,7 @@ shard_reader::shard_reader(const archive_options& archive_opts, const reader_opt
 
 shard_reader::~shard_reader() { stop(); }
 
-void shard_reader::stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  std::lock_guard<std::mutex> lock(mu_);
-  queue_.clear();
-  stop_ = false;
-}
+void shard_reader::stop() { producer_.reset(); }
 
 void shard_reader::start(std::int64_t epoch, std::int64_t step) {
   if (epoch < 0 || step < 0 || step >= steps_)
@@ -56,47 +61,31 @@ void shard_reader::start(std::int64_t epoch, std::int64_t step) {
                     "{} steps",
                     epoch, step, steps_));
   stop();
-  started_ = true;
-  thread_ = std::thread([this, epoch, step] { run(epoch, step); });
-}
-
-void shard_reader::run(std::int64_t epoch, std::int64_t step) {
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || static_cast<int>(queue_.size()) < opts_.prefetch; });
-      if (stop_) return;
-    }
-    item it;
-    try {
-      it.batch = read_batch(epoch, step);
-    } catch (...) {
-      it.error = std::current_exception();
-    }
-    const bool failed = static_cast<bool>(it.error);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back(std::move(it));
-    }
-    cv_.notify_all();
-    if (failed) return;  // the error stays queued and is rethrown by next()
-    if (++step == steps_) {
-      step = 0;
-      ++epoch;
-    }
-  }
+  producer_ = std::make_unique<background_producer<sample_batch>>(
+      static_cast<std::size_t>(opts_.prefetch),
+      [this, epoch, step](bounded_queue<sample_batch>& q) mutable {
+        while (q.push(read_batch(epoch, step))) {
+          if (++step == steps_) {
+            step = 0;
+            ++epoch;
+          }
+        }
+      });
 }
 
 sample_batch shard_reader::next() {
-  if (!started_) start(0, 0);
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return !queue_.empty(); });
-  if (queue_.front().error) std::rethrow_exception(queue_.front().error);  // stays: sticky
-  sample_batch b = std::move(queue_.front().batch);
-  queue_.pop_front();
-  lock.unlock();
-  cv_.notify_all();
-  return b;
+  if (!producer_) start(0, 0);
+  auto b = producer_->queue().pop();  // rethrows the prefetch thread's error (sticky)
+  if (!b) throw data_error("shard_reader: the prefetch thread stopped");
+  return std::move(*b);
+}
+
+std::vector<std::int64_t> shard_reader::rank_ids(std::int64_t epoch, std::int64_t step) const {
+  const epoch_plan plan(seed_, epoch, kept_.kept(), global_batch_);
+  auto ids = plan.rank_ids(step, rank_, world_);
+  if (!kept_.excluded().empty())
+    for (auto& id : ids) id = kept_.id(id);
+  return ids;
 }
 
 torch::Tensor shard_reader::image_buffer(std::int64_t b) const {
@@ -110,13 +99,12 @@ torch::Tensor shard_reader::image_buffer(std::int64_t b) const {
 }
 
 sample_batch shard_reader::read_batch(std::int64_t epoch, std::int64_t step) const {
-  const epoch_plan plan(seed_, epoch, archive_->size(), global_batch_);
-  const auto ids = plan.rank_ids(step, rank_, world_);
+  const auto ids = rank_ids(epoch, step);
   const auto B = static_cast<std::int64_t>(ids.size());
   const int C = archive_->channels();
   const std::int64_t pix = static_cast<std::int64_t>(C) * archive_->height() * archive_->width();
 
-  // Read in sorted order (runs of neighbouring ids coalesce), then place rows in plan order.
+  // Read in sorted order (neighbouring ids coalesce), each row straight into its batch slot.
   std::vector<std::int64_t> order(ids.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](auto a, auto b) { return ids[a] < ids[b]; });
@@ -133,30 +121,53 @@ sample_batch shard_reader::read_batch(std::int64_t epoch, std::int64_t step) con
   out.ebv = torch::zeros({B}, torch::kFloat32);
   out.psf_fwhm = torch::full({B, C}, std::numeric_limits<float>::quiet_NaN(), torch::kFloat32);
 
-  auto& staging = staging_;
-  staging.resize(static_cast<std::size_t>(B * pix));
-  archive_->read_images_rows(sorted, staging.data());
   float* img = out.images.data_ptr<float>();
-  for (std::int64_t k = 0; k < B; ++k) {
-    const float* src = staging.data() + k * pix;
-    if (opts_.check_finite) {
-      for (std::int64_t p = 0; p < pix; ++p) {
-        if (!std::isfinite(src[p])) {
-          const std::int64_t id = sorted[static_cast<std::size_t>(k)];
-          const auto& f = archive_->files()[static_cast<std::size_t>(archive_->file_of(id))];
-          const std::int64_t plane = archive_->height() * archive_->width();
-          throw data_error(fmt::format(
-              "archive file '{}', dataset 'images': sample {} (global id {}) has a {} pixel "
-              "(band {}, y {}, x {})",
-              f.path, id - f.first_row, id, std::isnan(src[p]) ? "NaN" : "Inf",
-              archive_->bands()[static_cast<std::size_t>(p / plane)],
-              (p % plane) / archive_->width(), p % archive_->width()));
-        }
-      }
+  std::vector<float*> dst(sorted.size());
+  for (std::size_t k = 0; k < dst.size(); ++k) dst[k] = img + order[k] * pix;
+  const bool zero = opts_.nonfinite == nonfinite_policy::zero;
+  // Several reads in flight: contiguous shares of the sorted rows, one per thread.
+  const int T = static_cast<int>(std::min<std::int64_t>(opts_.read_threads, B));
+  std::vector<pixel_report> reports(static_cast<std::size_t>(std::max(T, 1)));
+  std::vector<std::exception_ptr> errors(reports.size());
+  auto part = [&](int t) {
+    const std::size_t lo =
+        sorted.size() * static_cast<std::size_t>(t) / static_cast<std::size_t>(T);
+    const std::size_t hi =
+        sorted.size() * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(T);
+    try {
+      reports[static_cast<std::size_t>(t)] =
+          archive_->read_images_into(sorted.data() + lo, hi - lo, dst.data() + lo, zero);
+    } catch (...) {
+      errors[static_cast<std::size_t>(t)] = std::current_exception();
     }
-    std::memcpy(img + order[static_cast<std::size_t>(k)] * pix, src,
-                static_cast<std::size_t>(pix) * sizeof(float));
+  };
+  std::vector<std::thread> helpers;
+  for (int t = 1; t < T; ++t) helpers.emplace_back(part, t);
+  part(0);
+  for (auto& h : helpers) h.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  pixel_report rep;
+  for (const auto& r : reports) rep.merge(r);
+  if (rep.nonfinite > 0 && !zero) {
+    const std::int64_t id = rep.first_row;
+    const auto k = static_cast<std::size_t>(std::lower_bound(sorted.begin(), sorted.end(), id) -
+                                            sorted.begin());
+    const float v = dst[k][rep.first_pixel];
+    const auto& f = archive_->files()[static_cast<std::size_t>(archive_->file_of(id))];
+    const std::int64_t plane = archive_->height() * archive_->width();
+    const std::int64_t p = rep.first_pixel;
+    throw data_error(
+        fmt::format("archive file '{}', dataset 'images': sample {} (global id {}) has a {} pixel "
+                    "(band {}, y {}, x {}){}",
+                    f.path, id - f.first_row, id, std::isnan(v) ? "NaN" : "Inf",
+                    archive_->bands()[static_cast<std::size_t>(p / plane)],
+                    (p % plane) / archive_->width(), p % archive_->width(),
+                    opts_.nonfinite == nonfinite_policy::skip
+                        ? " although the start-up scan found none there (did the file change?)"
+                        : "; --set data.nonfinite=zero or =skip trains on such archives"));
   }
+  out.nonfinite_pixels = rep.nonfinite;
   std::vector<double> col(ids.size());
   if (!ebv_name_.empty()) {
     archive_->read_column_rows(ebv_name_, sorted, col.data());

@@ -5,8 +5,14 @@
 #include <algorithm>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/data/detail/h5.hpp"
 
 namespace skyssl::data {
+
+struct archive_writer::handles {
+  h5::handle file, images, dxpl;
+  std::vector<h5::handle> fields;
+};
 
 namespace {
 
@@ -51,7 +57,8 @@ h5::handle dataset_props() {
 
 }  // namespace
 
-archive_writer::archive_writer(const writer_options& options) : opts_(options) {
+archive_writer::archive_writer(const writer_options& options)
+    : opts_(options), h_(std::make_unique<handles>()) {
   std::lock_guard<std::recursive_mutex> lock(h5::mutex());
   h5::quiet();
   if (opts_.count < 1 || opts_.channels < 1 || opts_.height < 1 || opts_.width < 1)
@@ -61,30 +68,31 @@ archive_writer::archive_writer(const writer_options& options) : opts_(options) {
   if (opts_.collective) H5Pset_fapl_mpio(fapl.get(), MPI_COMM_WORLD, MPI_INFO_NULL);
   h5::handle fcpl(H5Pcreate(H5P_FILE_CREATE));
   H5Pset_obj_track_times(fcpl.get(), 0);
-  file_ = h5::handle(h5::check(H5Fcreate(opts_.path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
-                               fmt::format("cannot create archive file '{}'", opts_.path)));
-  dxpl_ = h5::handle(H5Pcreate(H5P_DATASET_XFER));
-  if (opts_.collective) H5Pset_dxpl_mpio(dxpl_.get(), H5FD_MPIO_COLLECTIVE);
+  h_->file =
+      h5::handle(h5::check(H5Fcreate(opts_.path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
+                           fmt::format("cannot create archive file '{}'", opts_.path)));
+  h_->dxpl = h5::handle(H5Pcreate(H5P_DATASET_XFER));
+  if (opts_.collective) H5Pset_dxpl_mpio(h_->dxpl.get(), H5FD_MPIO_COLLECTIVE);
   const auto dcpl = dataset_props();
   const hsize_t dims[4] = {static_cast<hsize_t>(opts_.count), static_cast<hsize_t>(opts_.channels),
                            static_cast<hsize_t>(opts_.height), static_cast<hsize_t>(opts_.width)};
   {
     h5::handle space(H5Screate_simple(4, dims, nullptr));
-    images_ =
-        h5::handle(h5::check(H5Dcreate2(file_.get(), "images", H5T_IEEE_F32LE, space.get(),
+    h_->images =
+        h5::handle(h5::check(H5Dcreate2(h_->file.get(), "images", H5T_IEEE_F32LE, space.get(),
                                         H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                              fmt::format("archive '{}': cannot create 'images'", opts_.path)));
   }
   for (const auto& f : opts_.fields) {
     h5::handle space(H5Screate_simple(1, dims, nullptr));
-    fields_.emplace_back(
-        h5::check(H5Dcreate2(file_.get(), f.name.c_str(), file_type(f.type), space.get(),
+    h_->fields.emplace_back(
+        h5::check(H5Dcreate2(h_->file.get(), f.name.c_str(), file_type(f.type), space.get(),
                              H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                   fmt::format("archive '{}': cannot create field '{}'", opts_.path, f.name)));
   }
-  h5::write_string_attr(file_.get(), "bands", opts_.bands);
-  h5::write_double_attr(file_.get(), "pixel_scale", opts_.pixel_scale);
-  h5::write_string_attr(file_.get(), "survey", opts_.survey);
+  h5::write_string_attr(h_->file.get(), "bands", opts_.bands);
+  h5::write_double_attr(h_->file.get(), "pixel_scale", opts_.pixel_scale);
+  h5::write_string_attr(h_->file.get(), "survey", opts_.survey);
 }
 
 archive_writer::~archive_writer() {
@@ -97,17 +105,22 @@ archive_writer::~archive_writer() {
 
 void archive_writer::close() {
   std::lock_guard<std::recursive_mutex> lock(h5::mutex());
-  if (!file_) return;
-  fields_.clear();
-  images_.reset();
-  dxpl_.reset();
-  const hid_t id = file_.release();
+  if (!h_->file) return;
+  h_->fields.clear();
+  h_->images.reset();
+  h_->dxpl.reset();
+  const hid_t id = h_->file.release();
   h5::check_status(H5Fclose(id), fmt::format("cannot close archive '{}'", opts_.path));
 }
 
-void archive_writer::write(hid_t dset, hid_t mtype, int rank, std::int64_t start,
-                           std::int64_t count, const void* data, const std::string& name) {
+void archive_writer::write(int dataset, int rank, std::int64_t start, std::int64_t count,
+                           const void* data, const std::string& name) {
   std::lock_guard<std::recursive_mutex> lock(h5::mutex());
+  if (!h_->file) throw archive_error(fmt::format("archive '{}' is already closed", opts_.path));
+  const hid_t dset =
+      dataset < 0 ? h_->images.get() : h_->fields[static_cast<std::size_t>(dataset)].get();
+  const hid_t mtype = dataset < 0 ? H5T_NATIVE_FLOAT
+                                  : mem_type(opts_.fields[static_cast<std::size_t>(dataset)].type);
   if (start < 0 || count < 0 || start + count > opts_.count)
     throw archive_error(fmt::format("archive '{}': rows [{}, {}) of '{}' are outside [0, {})",
                                     opts_.path, start, start + count, name, opts_.count));
@@ -124,20 +137,20 @@ void archive_writer::write(hid_t dset, hid_t mtype, int rank, std::int64_t start
   } else {
     H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, off, nullptr, cnt, nullptr);
   }
-  h5::check_status(H5Dwrite(dset, mtype, mspace.get(), fspace.get(), dxpl_.get(), data),
+  h5::check_status(H5Dwrite(dset, mtype, mspace.get(), fspace.get(), h_->dxpl.get(), data),
                    fmt::format("archive '{}': cannot write rows [{}, {}) of '{}'", opts_.path,
                                start, start + count, name));
 }
 
 void archive_writer::write_images(std::int64_t start, std::int64_t count, const float* data) {
-  write(images_.get(), H5T_NATIVE_FLOAT, 4, start, count, data, "images");
+  write(-1, 4, start, count, data, "images");
 }
 
 void archive_writer::write_field(const std::string& name, std::int64_t start, std::int64_t count,
                                  const void* data) {
   for (std::size_t i = 0; i < opts_.fields.size(); ++i)
     if (opts_.fields[i].name == name)
-      return write(fields_[i].get(), mem_type(opts_.fields[i].type), 1, start, count, data, name);
+      return write(static_cast<int>(i), 1, start, count, data, name);
   throw archive_error(fmt::format("archive '{}': no field '{}' was declared", opts_.path, name));
 }
 

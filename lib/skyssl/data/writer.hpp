@@ -5,10 +5,9 @@
 // the same sequence of calls (a rank with nothing to write passes count 0). The bytes written
 // depend only on the data, not on the number of ranks (no timestamps, early allocation).
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
-
-#include "skyssl/data/h5.hpp"
 
 namespace skyssl::data {
 
@@ -47,10 +46,10 @@ class archive_writer {
 
  private:
   writer_options opts_;
-  h5::handle file_, images_, dxpl_;
-  std::vector<h5::handle> fields_;
-  void write(hid_t dset, hid_t mem_type, int rank, std::int64_t start, std::int64_t count,
-             const void* data, const std::string& name);
+  struct handles;  // HDF5 ids, private to lib/data (detail/h5.hpp)
+  std::unique_ptr<handles> h_;
+  void write(int dataset, int rank, std::int64_t start, std::int64_t count, const void* data,
+             const std::string& name);
 };
 
 }  // namespace skyssl::data

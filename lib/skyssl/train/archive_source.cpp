@@ -12,14 +12,15 @@
 
 namespace skyssl::train {
 
-archive_source::archive_source(const skyssl::config& cfg, std::uint64_t seed,
-                               std::int64_t global_batch, int rank, int world)
+archive_source::archive_source(
+    const skyssl::config& cfg, std::uint64_t seed, std::int64_t global_batch, int rank, int world,
+    const std::function<std::vector<std::int64_t>(const std::vector<std::int64_t>&)>& exchange)
     : seed_(seed) {
   kernels::ensure_initialized();
   auto d = data::parse_data_options(cfg, "data");
   augment_ = kernels::augment_config_from(cfg, "augment");
-  reader_ =
-      std::make_unique<data::shard_reader>(d.archive, d.reader, seed, global_batch, rank, world);
+  reader_ = std::make_unique<data::shard_reader>(d.archive, d.reader, seed, global_batch, rank,
+                                                 world, exchange);
   const auto& a = reader_->source();
   if (a.channels() != augment_.bands)
     throw config_error(fmt::format(
@@ -31,6 +32,9 @@ archive_source::archive_source(const skyssl::config& cfg, std::uint64_t seed,
 archive_source::~archive_source() = default;
 
 std::int64_t archive_source::steps_per_epoch() const { return reader_->steps_per_epoch(); }
+std::int64_t archive_source::skipped_samples() const {
+  return static_cast<std::int64_t>(reader_->skipped().size());
+}
 int archive_source::channels() const { return reader_->source().channels(); }
 void archive_source::start(std::int64_t epoch, std::int64_t step) { reader_->start(epoch, step); }
 
@@ -45,6 +49,7 @@ view_batch archive_source::next() {
   b.ids = s.ids;
   b.view1 = v.view1;
   b.view2 = v.view2;
+  b.nonfinite_pixels = s.nonfinite_pixels;
   return b;
 }
 

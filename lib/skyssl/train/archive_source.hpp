@@ -1,7 +1,10 @@
 #pragma once
 // The real input: this rank's slice of each global batch read by lib/data's shard_reader
 // (config section [data]) and augmented into two views by kernels/ (section [augment]).
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "kernels/augment_config.hpp"
 #include "kernels/view_pool.hpp"
@@ -23,8 +26,14 @@ struct eval_views {
 
 class archive_source final : public view_source {
  public:
+  // `exchange` shares data.nonfinite = "skip"'s start-up scan between the ranks (a collective;
+  // see data::shard_reader); without it every rank scans the whole archive.
   archive_source(const skyssl::config& cfg, std::uint64_t seed, std::int64_t global_batch, int rank,
-                 int world);
+                 int world,
+                 const std::function<std::vector<std::int64_t>(const std::vector<std::int64_t>&)>&
+                     exchange = {});
+  // data.nonfinite = "skip": samples left out of every epoch.
+  std::int64_t skipped_samples() const;
   ~archive_source() override;
   std::int64_t steps_per_epoch() const override;
   int channels() const override;

@@ -28,6 +28,7 @@ void metrics_writer::write(const step_record& r) {
                       {"images_per_s", r.images_per_s},
                       {"step_s", r.step_s},
                       {"data_wait_s", r.data_wait_s},
+                      {"nonfinite_pixels", r.nonfinite_pixels},
                       {"elapsed_s", r.elapsed_s},
                       {"eta_s", r.eta_s}};
   out_ << j.dump() << '\n';

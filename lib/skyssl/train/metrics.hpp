@@ -16,9 +16,10 @@ struct step_record {
   double loss = 0;  // mean over the interval and over all ranks
   double acc1 = 0;  // fraction of queries whose positive key has the top logit
   double lr = 0;
-  double images_per_s = 0;  // global images per second over the interval
-  double step_s = 0;        // mean wall time per step over the interval
-  double data_wait_s = 0;   // mean time per step the trainer waited for the pipeline
+  double images_per_s = 0;            // global images per second over the interval
+  double step_s = 0;                  // mean wall time per step over the interval
+  double data_wait_s = 0;             // mean time per step the trainer waited for the pipeline
+  std::int64_t nonfinite_pixels = 0;  // NaN/Inf input pixels set to 0 over the interval, all ranks
   double elapsed_s = 0;
   double eta_s = 0;
 };

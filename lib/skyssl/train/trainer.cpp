@@ -132,6 +132,7 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
   const auto t_start = clock_type::now();
   auto t_interval = t_start, t_checkpoint = t_start;
   double wait_at_interval = 0;
+  std::int64_t nonfinite_interval = 0;  // data.nonfinite = "zero": pixels zeroed on this rank
   auto checkpoint = [&](bool synchronous) {
     const auto t0 = clock_type::now();
     checkpoint_data c = snapshot_state(s, comm);
@@ -151,6 +152,7 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
     const double lr = s.schedule.at(s.global_step);
     set_lr(*s.optimizer, lr);
     view_batch b = pipe.next();
+    nonfinite_interval += b.nonfinite_pixels;
     const auto r = s.moco->train_step(b.view1, b.view2, b.epoch, b.step, *s.optimizer);
     if (!std::isfinite(r.loss))
       throw error(
@@ -188,7 +190,8 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
       // Averages over all ranks: the record is the same whatever the rank count.
       const auto n = static_cast<double>(s.interval.steps);
       auto t = torch::tensor(
-          {s.interval.loss / n, s.interval.acc1 / n, (pipe.wait_seconds() - wait_at_interval) / n},
+          {s.interval.loss / n, s.interval.acc1 / n, (pipe.wait_seconds() - wait_at_interval) / n,
+           static_cast<double>(nonfinite_interval) * comm.world()},
           torch::kFloat64);
       t = t.to(device);
       comm.all_reduce_mean(t);
@@ -201,6 +204,8 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
       rec.loss = t[0].item<double>();
       rec.acc1 = t[1].item<double>();
       rec.data_wait_s = t[2].item<double>();
+      rec.nonfinite_pixels = std::llround(t[3].item<double>());  // mean x world = sum
+      nonfinite_interval = 0;
       rec.lr = lr;
       const double dt = since(t_interval);
       rec.step_s = dt / n;

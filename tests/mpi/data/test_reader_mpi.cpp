@@ -1,8 +1,16 @@
 // The shard reader at 1, 2 and 4 ranks: each rank gets its slice of every global batch, the
 // slices are disjoint, their union (in rank order) is the plan's global batch whatever the
-// number of ranks, and the pixels are exact across file boundaries, also from mid-epoch.
+// number of ranks, and the pixels are exact across file boundaries, also from mid-epoch; with
+// data.nonfinite = "skip" every rank leaves out the same samples.
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "../../unit/data/fixture.hpp"
+#include "skyssl/dist/gather_ids.hpp"
 #include "skyssl/data/epoch_plan.hpp"
 #include "skyssl/data/shard_reader.hpp"
 #include "skyssl/dist/communicator.hpp"
@@ -49,6 +57,64 @@ TEST_CASE("shard_reader under MPI: disjoint rank slices whose union is the globa
       if (++step == 8) {
         step = 0;
         ++epoch;
+      }
+    }
+  }
+}
+
+TEST_CASE("data.nonfinite = skip: every rank leaves out the same samples, the plan is rank-free") {
+  auto comm = skyssl::test::mpi_world();
+  const int rank = comm->rank(), world = comm->world();
+  const auto dir =
+      skyssl::test::tmp_dir("skip_mpi_w" + std::to_string(world) + "_r" + std::to_string(rank));
+  skyssl::test::write_test_archive((dir / "a.h5").string(), 0, 21);
+  skyssl::test::write_test_archive((dir / "b.h5").string(), 21, 27);
+  // NaN in sample 5 (file a) and Inf in 22 and 40 (file b, rows 1 and 19).
+  auto poison = [](const std::string& path, hsize_t row, float v) {
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    const hid_t d = H5Dopen2(f, "images", H5P_DEFAULT);
+    const hid_t s = H5Dget_space(d);
+    const hsize_t start[4] = {row, 1, 2, 3}, count[4] = {1, 1, 1, 1};
+    H5Sselect_hyperslab(s, H5S_SELECT_SET, start, nullptr, count, nullptr);
+    const hid_t m = H5Screate_simple(4, count, nullptr);
+    H5Dwrite(d, H5T_NATIVE_FLOAT, m, s, H5P_DEFAULT, &v);
+    H5Sclose(m);
+    H5Sclose(s);
+    H5Dclose(d);
+    H5Fclose(f);
+  };
+  poison((dir / "a.h5").string(), 5, std::nanf(""));
+  poison((dir / "b.h5").string(), 1, std::numeric_limits<float>::infinity());
+  poison((dir / "b.h5").string(), 19, -std::numeric_limits<float>::infinity());
+  skyssl::data::archive_options o;
+  o.paths = {(dir / "a.h5").string(), (dir / "b.h5").string()};
+  skyssl::data::reader_options r;
+  r.nonfinite = skyssl::data::nonfinite_policy::skip;
+  const std::vector<std::int64_t> bad = {5, 22, 40};
+  std::vector<std::int64_t> kept;  // computed here, independently of lib/data
+  for (std::int64_t i = 0; i < 48; ++i)
+    if (std::find(bad.begin(), bad.end(), i) == bad.end()) kept.push_back(i);
+  const std::int64_t G = 8;
+  // Shared scan (each rank its share, combined by all-gather) and whole scans per rank.
+  const skyssl::data::row_exchange exchange = [&](const std::vector<std::int64_t>& mine) {
+    return skyssl::dist::all_gather_ids(*comm, mine);
+  };
+  for (bool shared : {true, false}) {
+    INFO("shared scan ", shared);
+    skyssl::data::shard_reader reader(o, r, 77, G, rank, world,
+                                      shared ? exchange : skyssl::data::row_exchange{});
+    REQUIRE(reader.skipped() == bad);
+    REQUIRE(reader.steps_per_epoch() == 45 / G);
+    for (std::int64_t epoch = 0; epoch < 2; ++epoch) {
+      const skyssl::data::epoch_plan plan(77, epoch, 45, G);
+      for (std::int64_t s = 0; s < reader.steps_per_epoch(); ++s) {
+        const auto b = reader.next();
+        REQUIRE(torch::isfinite(b.images).all().item<bool>());
+        const auto all = comm->all_gather(b.ids.contiguous());
+        const auto pos = plan.global_ids(s);
+        for (std::int64_t i = 0; i < G; ++i)
+          REQUIRE(all[i].item<std::int64_t>() ==
+                  kept[static_cast<std::size_t>(pos[static_cast<std::size_t>(i)])]);
       }
     }
   }

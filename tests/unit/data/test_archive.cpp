@@ -226,7 +226,9 @@ z_spec = "specz_redshift"
   const auto o = skyssl::data::parse_data_options(cfg);
   CHECK(o.archive.paths == std::vector<std::string>{"shards/*.h5"});
   CHECK(o.reader.prefetch == 4);
-  CHECK(o.reader.check_finite);
+  CHECK(o.reader.nonfinite == skyssl::data::nonfinite_policy::error);
+  CHECK(o.reader.read_threads == 2);
+  CHECK(o.archive.direct_reads);
   CHECK(o.archive.fields.at("ebv") == "e_bv");
   CHECK(o.archive.fields.at("z_spec") == "specz_redshift");
   CHECK(o.archive.pixel_scale == 0.396);

@@ -120,11 +120,12 @@ TEST_CASE("shard_reader: NaN pixels are a data_error naming file, dataset and sa
   CHECK_THROWS_WITH_AS(reader.next(), doctest::Contains((expect).c_str()), skyssl::data_error);
   CHECK_THROWS_AS(reader.next(), skyssl::data_error);  // stays failed
 
-  skyssl::data::reader_options unchecked;
-  unchecked.check_finite = false;
-  shard_reader lax(o, unchecked, 3, 16, 0, 1);
+  skyssl::data::reader_options zero;
+  zero.nonfinite = skyssl::data::nonfinite_policy::zero;
+  shard_reader lax(o, zero, 3, 16, 0, 1);
   const auto b = lax.next();
-  CHECK(torch::isnan(b.images).sum().item<std::int64_t>() == 1);
+  CHECK(torch::isnan(b.images).sum().item<std::int64_t>() == 0);
+  CHECK(b.nonfinite_pixels == 1);
 }
 
 TEST_CASE("shard_reader: destroyed while its thread is blocked or busy") {

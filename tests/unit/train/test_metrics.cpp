@@ -34,6 +34,7 @@ step_record sample() {
   r.images_per_s = 412.31;
   r.step_s = 0.5;
   r.data_wait_s = 0.01;
+  r.nonfinite_pixels = 17;
   r.elapsed_s = 60;
   r.eta_s = 252;
   return r;
@@ -54,7 +55,7 @@ TEST_CASE("metrics records: every key, events, appended across writers, rank 0 o
   const auto l = lines(dir / "metrics.jsonl");
   REQUIRE(l.size() == 3);
   const auto& r = l[0];
-  CHECK(r.size() == 12);
+  CHECK(r.size() == 13);
   CHECK(r["step"] == 120);
   CHECK(r["epoch"] == 3);
   CHECK(r["epoch_step"] == 19);
@@ -65,6 +66,7 @@ TEST_CASE("metrics records: every key, events, appended across writers, rank 0 o
   CHECK(r["images_per_s"] == 412.31);
   CHECK(r["step_s"] == 0.5);
   CHECK(r["data_wait_s"] == 0.01);
+  CHECK(r["nonfinite_pixels"] == 17);
   CHECK(r["elapsed_s"] == 60);
   CHECK(r["eta_s"] == 252);
   CHECK(l[1]["event"] == "resume");

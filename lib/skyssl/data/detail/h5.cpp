@@ -1,4 +1,4 @@
-#include "skyssl/data/h5.hpp"
+#include "skyssl/data/detail/h5.hpp"
 
 #include <fmt/format.h>
 
