@@ -19,19 +19,31 @@ inline float float_of(std::uint32_t u) {
 }
 inline bool nonfinite_bits(std::uint32_t u) { return (u & 0x7f800000u) == 0x7f800000u; }
 
-// Counts (and optionally zeroes) non-finite floats in place; branch-free per element.
+// Counts (and optionally zeroes) non-finite floats in place; branch-free, 16 lanes of 32-bit
+// counters so the compiler vectorises the loop (the counters hold up to 2^32 per lane).
 std::int64_t check_floats(float* p, std::size_t n, bool zero) {
-  std::int64_t bad = 0;
+  std::uint32_t lanes[16] = {0};
+  std::size_t i = 0;
   if (zero) {
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint32_t u = bits_of(p[i]);
-      const bool b = nonfinite_bits(u);
-      bad += b;
-      p[i] = float_of(b ? 0u : u);
-    }
+    for (; i + 16 <= n; i += 16)
+      for (int j = 0; j < 16; ++j) {
+        const std::uint32_t u = bits_of(p[i + j]);
+        const std::uint32_t b = nonfinite_bits(u);
+        lanes[j] += b;
+        p[i + j] = float_of(b ? 0u : u);
+      }
   } else {
-    for (std::size_t i = 0; i < n; ++i) bad += nonfinite_bits(bits_of(p[i]));
+    for (; i + 16 <= n; i += 16)
+      for (int j = 0; j < 16; ++j) lanes[j] += nonfinite_bits(bits_of(p[i + j]));
   }
+  std::int64_t bad = 0;
+  for (; i < n; ++i) {
+    const std::uint32_t u = bits_of(p[i]);
+    const bool b = nonfinite_bits(u);
+    bad += b;
+    if (zero && b) p[i] = 0.0f;
+  }
+  for (std::uint32_t l : lanes) bad += l;
   return bad;
 }
 
