@@ -3,7 +3,6 @@
 // --pattern: "{id}.fits" for one (C,H,W) cube per object (NAXIS3 = bands), or a pattern with
 // "{band}", e.g. "{id}_{band}.fits", for one 2-D image per band. Every other CSV column
 // becomes a 1-D field (integers -> int64, ra/dec -> float64, other numbers -> float32).
-#include <fitsio.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -16,6 +15,7 @@
 #include "apps/prep/commands.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
+#include "skyssl/data/fits_image.hpp"
 #include "skyssl/data/writer.hpp"
 
 namespace fs = std::filesystem;
@@ -104,41 +104,6 @@ std::string substitute(std::string pattern, const std::string& key, const std::s
   return pattern;
 }
 
-// Reads a FITS primary image as float; dims in FITS order (NAXIS1 = x fastest).
-std::vector<float> read_fits(const std::string& path, std::vector<long>& dims) {
-  fitsfile* f = nullptr;
-  int status = 0;
-  auto fail = [&](const std::string& what) {
-    char msg[FLEN_STATUS] = {0};
-    fits_get_errstatus(status, msg);
-    if (f) {
-      int s2 = 0;
-      fits_close_file(f, &s2);
-    }
-    throw archive_error(fmt::format("FITS file '{}': {} (cfitsio: {})", path, what, msg));
-  };
-  if (!fs::exists(path)) throw archive_error(fmt::format("FITS file '{}' does not exist", path));
-  if (fits_open_image(&f, path.c_str(), READONLY, &status)) fail("cannot open an image HDU");
-  int naxis = 0;
-  if (fits_get_img_dim(f, &naxis, &status)) fail("cannot read NAXIS");
-  if (naxis < 2 || naxis > 3) {
-    status = 0;
-    fail(fmt::format("has {} axes, expected 2 (one band) or 3 (bands x height x width)", naxis));
-  }
-  dims.assign(static_cast<std::size_t>(naxis), 0);
-  if (fits_get_img_size(f, naxis, dims.data(), &status)) fail("cannot read the image size");
-  long n = 1;
-  for (long d : dims) n *= d;
-  std::vector<float> px(static_cast<std::size_t>(n));
-  std::vector<long> first(static_cast<std::size_t>(naxis), 1);
-  float nulval = std::nanf("");
-  int anynul = 0;
-  if (fits_read_pix(f, TFLOAT, first.data(), n, &nulval, px.data(), &anynul, &status))
-    fail("cannot read the pixels");
-  fits_close_file(f, &status);
-  return px;
-}
-
 void run_from_fits(const fits_args& a) {
   if (log::world() > 1) throw config_error("from-fits runs on one rank (start it without mpirun)");
   const auto cat = read_csv(a.catalog);
@@ -180,7 +145,7 @@ void run_from_fits(const fits_args& a) {
     if (!per_band) {
       const auto path = (fs::path(a.dir) / substitute(a.pattern, "{id}", id)).string();
       std::vector<long> dims;
-      out = read_fits(path, dims);
+      out = data::read_fits_image(path, dims);
       const int c = dims.size() == 3 ? static_cast<int>(dims[2]) : 1;
       const int h = static_cast<int>(dims[1]), w = static_cast<int>(dims[0]);
       if (C == 0) {
@@ -199,7 +164,7 @@ void run_from_fits(const fits_args& a) {
       const auto path =
           (fs::path(a.dir) / substitute(substitute(a.pattern, "{id}", id), "{band}", b)).string();
       std::vector<long> dims;
-      auto px = read_fits(path, dims);
+      auto px = data::read_fits_image(path, dims);
       if (dims.size() != 2)
         throw archive_error(
             fmt::format("FITS file '{}' has {} axes, a per-band file needs 2", path, dims.size()));

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "skyssl/model/resnet.hpp"
 #include "skyssl/model/safetensors.hpp"
 
 namespace skyssl::model {
@@ -24,5 +25,23 @@ void load_state(torch::nn::Module& m, const tensor_map& from, const std::string&
 // `context` says what the weights must match (e.g. "the model in runs/a/config.toml").
 void load_weights_file(torch::nn::Module& m, const std::filesystem::path& file,
                        const std::string& context);
+
+// The query encoder of a run directory written by skyssl-train: config.toml's [model] section
+// and moco.dim (the projection head), weights.pt loaded with the checks above. The band count
+// is read from weights.pt's first convolution, so the run's archive need not be at hand.
+// Errors name the file and the flag to fix (--run-dir).
+resnet load_run_encoder(const std::filesystem::path& run_dir);
+
+// The tensors torchvision's ResNet state_dict holds, by its names (conv1.weight,
+// bn1.running_mean, layer1.0.conv1.weight, ...); with_head adds the MoCo v2 head as MoCo's
+// torchvision model names it (fc.0.*, fc.2.*: Linear, ReLU, Linear).
+named_tensors torchvision_state(const resnet& m, bool with_head);
+
+// Loads torchvision-named weights (a safetensors file: skyssl-export's, or one converted from
+// PyTorch) into `m`. Every backbone tensor must be in the file with m's shape and dtype; the
+// head (fc.0.*, fc.2.*) is loaded when the file has one, else m keeps its own; torchvision's
+// classifier (fc.weight, fc.bias) has no place in a MoCo encoder and is skipped. Anything
+// else is an error naming the file and the tensors. Returns whether the head was loaded.
+bool load_torchvision_weights(resnet& m, const std::filesystem::path& file);
 
 }  // namespace skyssl::model

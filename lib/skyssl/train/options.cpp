@@ -40,6 +40,7 @@ train_options train_options_from(const skyssl::config& cfg, const std::string& s
   o.device = cfg.get_string(s + ".device", o.device);
   if (o.device != "cpu" && o.device != "cuda")
     throw config_error(fmt::format("{}.device must be 'cpu' or 'cuda', got '{}'", s, o.device));
+  o.init_weights = cfg.get_string(s + ".init_weights", o.init_weights);
   return o;
 }
 

@@ -23,6 +23,9 @@ struct train_options {
   std::int64_t threads = 0;     // LibTorch intra-op threads per rank (0: LibTorch default)
   std::int64_t prefetch = 2;    // batches prepared ahead by the pipeline thread (1-2)
   std::string device = "cpu";   // cpu | cuda
+  // Safetensors file with torchvision ResNet names (skyssl-export's output, or PyTorch
+  // weights converted to it): both encoders start from it instead of a random init.
+  std::string init_weights;
 
   double peak_lr() const {
     return base_lr * static_cast<double>(global_batch) / static_cast<double>(lr_reference_batch);

@@ -12,6 +12,7 @@
 #include "skyssl/core/log.hpp"
 #include "skyssl/dist/consistency.hpp"
 #include "skyssl/dist/gradient_bucketer.hpp"
+#include "skyssl/model/weights.hpp"
 #include "skyssl/train/checkpoint_writer.hpp"
 #include "skyssl/train/durable_file.hpp"
 #include "skyssl/train/metrics.hpp"
@@ -61,6 +62,14 @@ train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int 
   // different LibTorch build on some node would otherwise diverge silently).
   torch::manual_seed(s.opts.seed);
   s.moco = std::make_unique<moco::engine>(s.model_opts, s.moco_opts, local, comm, device);
+  if (!s.opts.init_weights.empty()) {
+    // Both encoders: the key encoder starts as the query encoder, as after a random init.
+    const bool head = model::load_torchvision_weights(s.moco->encoder_q(), s.opts.init_weights);
+    model::load_torchvision_weights(s.moco->encoder_k(), s.opts.init_weights);
+    if (comm.rank() == 0)
+      log::info("train.init_weights: encoders start from '{}'{}", s.opts.init_weights,
+                head ? " (with its projection head)" : " (backbone; the head is freshly drawn)");
+  }
   s.moco->broadcast_state(0);
   s.optimizer = std::make_unique<torch::optim::SGD>(s.moco->encoder_q()->parameters(),
                                                     torch::optim::SGDOptions(s.opts.peak_lr())

@@ -1,0 +1,159 @@
+// skyssl-search: nearest galaxies by cosine similarity over an embedding file (skyssl-embed's
+// output), with an exact or an approximate FAISS index that is built once, saved and reloaded.
+//   skyssl-search --embeddings emb.h5 --index emb.ivfpq --kind ivf-pq        # build and save
+//   skyssl-search --embeddings emb.h5 --index emb.ivfpq --id objid=1234 --k 12 --gallery nn.png
+//   skyssl-search --embeddings emb.h5 --cutout galaxy.fits --run-dir runs/ex --k 8
+// See docs/search-and-export.md.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "kernels/kokkos_runtime.hpp"
+#include "skyssl/core/error.hpp"
+#include "skyssl/core/log.hpp"
+#include "skyssl/eval/embedding_reader.hpp"
+#include "skyssl/eval/neighbour_gallery.hpp"
+#include "skyssl/eval/search_index.hpp"
+#include "skyssl/eval/search_query.hpp"
+
+namespace fs = std::filesystem;
+using namespace skyssl;
+
+namespace {
+
+struct cli_args {
+  std::string embeddings, space, index, kind = "flat", refine = "sq8", json, gallery;
+  std::vector<std::string> archive;
+  bool rebuild = false;
+  eval::index_build_options build;
+  eval::search_options search;
+  eval::query_request query;
+  std::string cutout, run_dir;
+  std::int64_t k = 10;
+  int zoom = 0;
+};
+
+int run(cli_args a) {
+  a.query.cutout = a.cutout;
+  a.query.run_dir = a.run_dir;
+  const bool has_queries = !a.query.rows.empty() || !a.query.ids.empty() || !a.query.cutout.empty();
+  if (!has_queries && a.index.empty())
+    throw config_error(
+        "nothing to do: give --row, --id or --cutout to search, or --index to build and save "
+        "an index");
+  const eval::embedding_reader e(a.embeddings);
+  const std::string space = eval::choose_space(e, a.space);
+  a.build.index.kind = eval::parse_index_kind(a.kind, "--kind");
+  a.build.index.refine = a.refine;
+  std::optional<eval::search_index> index;
+  if (!a.index.empty() && fs::exists(a.index) && !a.rebuild) {
+    index.emplace(eval::search_index::load(a.index, e, space));
+    log::info("loaded {} ({}, {} rows of /{})", a.index, index->index().description(),
+              index->rows(), space);
+  } else {
+    log::info("building a {} index over {} x {} /{} of {}",
+              eval::factory_string(a.build.index, e.dim(space), e.rows()), e.rows(), e.dim(space),
+              space, a.embeddings);
+    auto last = std::chrono::steady_clock::now();
+    index.emplace(
+        eval::search_index::build(e, space, a.build, [&](std::int64_t done, std::int64_t all) {
+          const auto now = std::chrono::steady_clock::now();
+          if (now - last > std::chrono::seconds(10) || done == all) {
+            log::info("  indexed {}/{} rows", done, all);
+            last = now;
+          }
+        }));
+    log::info("built in {:.1f} s", index->build_seconds());
+    if (!a.index.empty()) {
+      index->save(a.index);
+      log::info("saved {} (and {}.json)", a.index, a.index);
+    }
+  }
+  if (!has_queries) return 0;  // built and saved
+  index->index().set_search_options(a.search);
+  const auto q = eval::resolve_queries(a.query, e, space);
+  const std::int64_t k = std::min<std::int64_t>(a.k, index->rows());
+  const auto nn = index->index().search(q.vectors.data(), q.size(), k);
+  const auto report = eval::search_report(q, nn, e, index->index().description(), space);
+  for (const auto& qr : report["queries"]) {
+    log::info("neighbours of {}:", qr["query"].get<std::string>());
+    int rank = 0;
+    for (const auto& n : qr["neighbours"]) {
+      std::string fields;
+      for (const auto& f : e.fields()) fields += fmt::format("  {}={}", f, n[f].dump());
+      log::info("  {:>3}  row {:>10}  cosine {:.4f}{}", ++rank, n["row"].get<std::int64_t>(),
+                n["score"].get<double>(), fields);
+    }
+  }
+  if (!a.json.empty()) {
+    std::ofstream f(a.json);
+    f << report.dump(2) << '\n';
+    if (!f) throw error(fmt::format("--json: cannot write '{}'", a.json));
+    log::info("wrote {}", a.json);
+  }
+  if (!a.gallery.empty()) {
+    eval::gallery_request g;
+    g.out = a.gallery;
+    g.archive = a.archive;
+    if (g.archive.empty()) {
+      if (e.source().empty())
+        throw config_error(
+            fmt::format("--gallery: '{}' names no source archive; pass --archive", a.embeddings));
+      g.archive = {e.source()};
+    }
+    g.run_dir = a.run_dir;
+    g.zoom = a.zoom;
+    eval::write_neighbour_gallery(g, q, nn, e.rows());
+    log::info("wrote {}", a.gallery);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"skyssl-search: nearest galaxies by cosine similarity over an embedding file"};
+  cli_args a;
+  app.add_option("--embeddings", a.embeddings, "embedding file (skyssl-embed)")->required();
+  app.add_option("--space", a.space, "backbone or projection (default: backbone if present)");
+  app.add_option("--index", a.index,
+                 "index file: loaded when it exists, else built and saved there");
+  app.add_flag("--rebuild", a.rebuild, "build the index again even if --index exists");
+  app.add_option("--kind", a.kind, "index to build: flat (exact), ivf-flat, ivf-sq8, ivf-pq, hnsw");
+  app.add_option("--nlist", a.build.index.nlist, "IVF lists (0: about 2 sqrt(rows))");
+  app.add_option("--pq-m", a.build.index.pq_m, "ivf-pq bytes per row (0: dim / 4)");
+  app.add_option("--refine", a.refine, "ivf-pq re-ranking copy: sq8, fp16, flat or none");
+  app.add_option("--hnsw-m", a.build.index.hnsw_m, "hnsw graph degree");
+  app.add_option("--train-rows", a.build.train_rows, "training sample (0: what the index needs)");
+  app.add_option("--nprobe", a.search.nprobe, "IVF lists visited per query")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--ef-search", a.search.ef_search, "hnsw search queue")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--k-factor", a.search.k_factor, "ivf-pq candidates re-ranked per neighbour")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--row", a.query.rows, "query by embedding-file row (comma-separated)")
+      ->delimiter(',');
+  app.add_option("--id", a.query.ids, "query by id field, FIELD=VALUE (repeatable)");
+  app.add_option("--cutout", a.cutout, "query by a FITS or HDF5 cutout (needs --run-dir)");
+  app.add_option("--run-dir", a.run_dir, "run whose encoder embeds --cutout (skyssl-train)");
+  app.add_option("--k", a.k, "neighbours per query")->check(CLI::PositiveNumber);
+  app.add_option("--json", a.json, "write the neighbours as JSON");
+  app.add_option("--gallery", a.gallery, "write a PNG of each query and its neighbours");
+  app.add_option("--archive", a.archive,
+                 "archive the rows come from, for --gallery (default: the file's source)");
+  app.add_option("--zoom", a.zoom, "gallery pixel zoom (0: automatic)");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    kernels::kokkos_scope kokkos;
+    return run(a);
+  } catch (const std::exception& e) {
+    log::error("skyssl-search: {}", e.what());
+    return 1;
+  }
+}
