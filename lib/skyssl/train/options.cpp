@@ -40,6 +40,10 @@ train_options train_options_from(const skyssl::config& cfg, const std::string& s
   o.device = cfg.get_string(s + ".device", o.device);
   if (o.device != "cpu" && o.device != "cuda")
     throw config_error(fmt::format("{}.device must be 'cpu' or 'cuda', got '{}'", s, o.device));
+  o.precision = cfg.get_string(s + ".precision", o.precision);
+  if (o.precision != "fp32" && o.precision != "bf16" && o.precision != "fp16")
+    throw config_error(
+        fmt::format("{}.precision must be 'fp32', 'bf16' or 'fp16', got '{}'", s, o.precision));
   return o;
 }
 

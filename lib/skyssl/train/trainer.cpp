@@ -13,6 +13,7 @@
 #include "skyssl/dist/consistency.hpp"
 #include "skyssl/dist/gradient_bucketer.hpp"
 #include "skyssl/train/checkpoint_writer.hpp"
+#include "skyssl/train/device_plan.hpp"
 #include "skyssl/train/durable_file.hpp"
 #include "skyssl/train/metrics.hpp"
 #include "skyssl/train/state_io.hpp"
@@ -51,12 +52,7 @@ train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int 
   s.checkpointing = checkpoint_options_from(cfg, "checkpoint");
   if (s.opts.threads > 0) torch::set_num_threads(static_cast<int>(s.opts.threads));
   const std::int64_t local = local_batch_size(s.opts.global_batch, comm.world());
-  torch::Device device(torch::kCPU);
-  if (s.opts.device == "cuda") {
-    if (!torch::cuda::is_available())
-      throw config_error("train.device = 'cuda' but LibTorch sees no CUDA device");
-    device = torch::Device(torch::kCUDA);
-  }
+  const torch::Device device = plan_device(s.opts, comm).device;  // explicit index for CUDA
   // Same initial weights everywhere, then rank 0's broadcast makes it a guarantee (a
   // different LibTorch build on some node would otherwise diverge silently).
   torch::manual_seed(s.opts.seed);

@@ -144,3 +144,25 @@ TEST_CASE("errors are one clear line naming the key, with a non-zero exit") {
   std::string text2((std::istreambuf_iterator<char>(log2)), {});
   CHECK(text2.find("train.epohcs") != std::string::npos);
 }
+
+TEST_CASE("train.device=cuda that cannot work stops every rank at start, naming the key") {
+  // CPU-only LibTorch: "no CUDA"; a GPU machine: "cuda with the MPI backend at 2 ranks". Either
+  // way both ranks exit non-zero before reading any data.
+  auto run = tmp_dir("train_integration") / "cuda_refused";
+  fs::remove_all(run);
+  const int rc = sh(fmt::format("{} -n 2 --oversubscribe {}", skyssl::test::mpiexec(),
+                                train_cmd(run, "--set train.device=cuda --set dist.backend=mpi")));
+  CHECK(rc != 0);
+  std::ifstream log(run.string() + ".log");
+  std::string text((std::istreambuf_iterator<char>(log)), {});
+  CHECK(text.find("train.device = 'cuda'") != std::string::npos);
+  CHECK(text.find("Segmentation") == std::string::npos);
+  CHECK_FALSE(fs::exists(run / "metrics.jsonl"));
+
+  auto run2 = tmp_dir("train_integration") / "bf16_refused";
+  fs::remove_all(run2);
+  CHECK(sh(train_cmd(run2, "--set train.precision=bf16")) != 0);
+  std::ifstream log2(run2.string() + ".log");
+  std::string text2((std::istreambuf_iterator<char>(log2)), {});
+  CHECK(text2.find("train.precision = 'bf16' needs train.device = 'cuda'") != std::string::npos);
+}
