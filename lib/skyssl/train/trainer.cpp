@@ -12,6 +12,7 @@
 #include "skyssl/core/log.hpp"
 #include "skyssl/dist/consistency.hpp"
 #include "skyssl/dist/gradient_bucketer.hpp"
+#include "skyssl/model/autocast.hpp"
 #include "skyssl/train/checkpoint_writer.hpp"
 #include "skyssl/train/device_plan.hpp"
 #include "skyssl/train/durable_file.hpp"
@@ -58,6 +59,9 @@ train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int 
   torch::manual_seed(s.opts.seed);
   s.moco = std::make_unique<moco::engine>(s.model_opts, s.moco_opts, local, comm, device);
   s.moco->broadcast_state(0);
+  // Mixed precision inside the encoders only: logits, loss, queue and optimiser stay fp32.
+  for (auto* e : {&s.moco->encoder_q(), &s.moco->encoder_k()})
+    (*e)->set_autocast(model::autocast_dtype(s.opts.precision));
   s.optimizer = std::make_unique<torch::optim::SGD>(s.moco->encoder_q()->parameters(),
                                                     torch::optim::SGDOptions(s.opts.peak_lr())
                                                         .momentum(s.opts.momentum)

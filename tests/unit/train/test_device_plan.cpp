@@ -39,6 +39,12 @@ std::string refusal(const train::train_options& o, const train::device_facts& f)
 }
 }  // namespace
 
+TEST_CASE("bf16 is accepted on both devices (CPU autocast does bf16)") {
+  CHECK(train::plan_device(opts("cpu", "bf16"), train::device_facts{"mpi", 2, 0, 0, false, 0})
+            .device.is_cpu());
+  CHECK(train::plan_device(opts("cuda", "bf16"), gpu_node("nccl", 2, 1)).cuda_index == 1);
+}
+
 TEST_CASE("cpu in fp32 is the plain host plan") {
   const auto p = train::plan_device(opts("cpu"), train::device_facts{"mpi", 2, 1, 1, false, 0});
   CHECK(p.device.is_cpu());
@@ -76,11 +82,11 @@ TEST_CASE("impossible combinations are refused up front, naming keys and a fix")
     CHECK(m.find("dist.backend = 'mpi' at 4 ranks") != std::string::npos);
     CHECK(m.find("dist.backend=nccl") != std::string::npos);
   }
-  SUBCASE("reduced precision on the CPU") {
-    for (const char* p : {"bf16", "fp16"}) {
-      const auto m = refusal(opts("cpu", p), train::device_facts{"mpi", 1, 0, 0, false, 0});
-      CHECK(m.find(std::string("train.precision = '") + p + "'") != std::string::npos);
-      CHECK(m.find("train.precision=fp32") != std::string::npos);
+  SUBCASE("fp16 (no loss scaling yet) on either device") {
+    for (const auto& f : {train::device_facts{"mpi", 1, 0, 0, false, 0}, gpu_node("nccl", 2, 0)}) {
+      const auto m = refusal(opts(f.torch_cuda ? "cuda" : "cpu", "fp16"), f);
+      CHECK(m.find("train.precision = 'fp16' needs loss scaling") != std::string::npos);
+      CHECK(m.find("train.precision=bf16") != std::string::npos);
     }
   }
 }
