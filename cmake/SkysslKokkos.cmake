@@ -37,3 +37,12 @@ if(COMMAND kokkos_check)
 endif()
 list(REMOVE_DUPLICATES _kk_backends)
 set(SKYSSL_KOKKOS_BACKENDS "${_kk_backends}")
+
+# With a CUDA Kokkos, the sources that include Kokkos headers (kernels/, their tests and the
+# augmentation benchmark) compile through Kokkos' launcher (nvcc_wrapper) and everything else
+# keeps the host compiler; with a host-only Kokkos this does nothing. docs/gpu.md.
+function(skyssl_kokkos_compilation target)
+  if("CUDA" IN_LIST SKYSSL_KOKKOS_BACKENDS AND COMMAND kokkos_compilation)
+    kokkos_compilation(TARGET ${target})
+  endif()
+endfunction()

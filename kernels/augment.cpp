@@ -1,5 +1,6 @@
 // Torch-facing wrapper: checks the tensors, wraps them as unmanaged views and runs the kernels
-// in the default execution space.
+// in the execution space of the tensors' device (host tensors: the host space; CUDA tensors:
+// Kokkos' CUDA space on LibTorch's current stream).
 #include "kernels/augment.hpp"
 
 #include <string>
@@ -9,11 +10,13 @@
 #include "kernels/view_pool.hpp"
 #include "skyssl/core/error.hpp"
 
+#if defined(KOKKOS_ENABLE_CUDA)
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 namespace skyssl::kernels {
 
 namespace {
-using exec_t = Kokkos::DefaultExecutionSpace;
-using mem_t = exec_t::memory_space;
 
 void check_shape(const augment_config& cfg, const torch::Tensor& images) {
   const auto C = images.size(1), H = images.size(2), W = images.size(3);
@@ -28,6 +31,49 @@ void check_shape(const augment_config& cfg, const torch::Tensor& images) {
     throw data_error("augment: images are " + std::to_string(H) + "x" + std::to_string(W) +
                      " but augment.input_size = " + std::to_string(cfg.input_size));
 }
+
+std::string enabled_spaces() {
+  std::string s = std::string("host (") + Kokkos::DefaultHostExecutionSpace::name() + ")";
+#if defined(KOKKOS_ENABLE_CUDA)
+  s += ", cuda";
+#endif
+  return s;
+}
+
+#if defined(KOKKOS_ENABLE_CUDA)
+// LibTorch's current stream on the tensor's device: the kernels are ordered with the ops that
+// produced the input and the ones that read the output without any synchronisation.
+Kokkos::Cuda cuda_space_for(const torch::Tensor& images) {
+  const int kokkos_device = Kokkos::Cuda().cuda_device();
+  if (images.device().index() != kokkos_device)
+    throw data_error("augment: images are on " + images.device().str() +
+                     " but Kokkos was initialised on cuda:" + std::to_string(kokkos_device) +
+                     " (one device per rank: see docs/gpu.md)");
+  return Kokkos::Cuda(c10::cuda::getCurrentCUDAStream(images.device().index()).stream());
+}
+#endif
+
+// Runs f(exec) with the execution space whose memory holds `images`: the host space for CPU
+// tensors, Kokkos' CUDA space for CUDA tensors. The kernels are the same templates either way.
+template <class F>
+void on_device_of(const torch::Tensor& images, F&& f) {
+  if (!images.defined()) throw data_error("augment: images is an undefined tensor");
+  if (images.device().is_cpu()) {
+    Kokkos::DefaultHostExecutionSpace exec;
+    f(exec);
+    exec.fence();  // the caller reads the outputs next (host spaces run synchronously anyway)
+    return;
+  }
+#if defined(KOKKOS_ENABLE_CUDA)
+  if (images.device().is_cuda()) {
+    f(cuda_space_for(images));  // stream-ordered: no fence
+    return;
+  }
+#endif
+  throw data_error("augment: images are on " + images.device().str() +
+                   " but this build runs the kernels on " + enabled_spaces() +
+                   " only (a CUDA device needs a Kokkos built with CUDA: docs/gpu.md)");
+}
 }  // namespace
 
 void augment_two_views_into(const augment_config& cfg, const torch::Tensor& images,
@@ -36,33 +82,36 @@ void augment_two_views_into(const augment_config& cfg, const torch::Tensor& imag
                             const two_views& out) {
   ensure_initialized();
   cfg.validate();
-  auto img = view4<mem_t>(images, "images");
-  check_shape(cfg, images);
-  const auto N = images.size(0);
-  batch_views<mem_t> in{img, view1_i64<mem_t>(ids, "ids"), view1<mem_t>(ebv, "ebv"),
-                        view2<mem_t>(psf_fwhm, "psf_fwhm")};
-  if (ids.size(0) != N || ebv.size(0) != N || psf_fwhm.size(0) != N ||
-      psf_fwhm.size(1) != images.size(1))
-    throw data_error("augment: batch of " + std::to_string(N) + " images with ids (" +
-                     std::to_string(ids.size(0)) + "), ebv (" + std::to_string(ebv.size(0)) +
-                     ") and psf_fwhm (" + std::to_string(psf_fwhm.size(0)) + "x" +
-                     std::to_string(psf_fwhm.size(1)) + ")");
-  const std::vector<std::int64_t> shape{N, images.size(1), cfg.crop_h, cfg.crop_w};
-  for (const auto* o : {&out.view1, &out.view2})
-    if (!o->defined() || o->sizes() != torch::IntArrayRef(shape))
-      throw data_error("augment: output views must be " + std::to_string(N) + "x" +
-                       std::to_string(images.size(1)) + "x" + std::to_string(cfg.crop_h) + "x" +
-                       std::to_string(cfg.crop_w));
-  exec_t exec;
-  augment_two_views(exec, cfg, in, seed, epoch, view4<mem_t>(out.view1, "view1"),
-                    view4<mem_t>(out.view2, "view2"));
-  exec.fence();
+  on_device_of(images, [&](auto exec) {
+    using mem_t = typename decltype(exec)::memory_space;
+    auto img = view4<mem_t>(images, "images");
+    check_shape(cfg, images);
+    const auto N = images.size(0);
+    batch_views<mem_t> in{img, view1_i64<mem_t>(ids, "ids"), view1<mem_t>(ebv, "ebv"),
+                          view2<mem_t>(psf_fwhm, "psf_fwhm")};
+    if (ids.size(0) != N || ebv.size(0) != N || psf_fwhm.size(0) != N ||
+        psf_fwhm.size(1) != images.size(1))
+      throw data_error("augment: batch of " + std::to_string(N) + " images with ids (" +
+                       std::to_string(ids.size(0)) + "), ebv (" + std::to_string(ebv.size(0)) +
+                       ") and psf_fwhm (" + std::to_string(psf_fwhm.size(0)) + "x" +
+                       std::to_string(psf_fwhm.size(1)) + ")");
+    const std::vector<std::int64_t> shape{N, images.size(1), cfg.crop_h, cfg.crop_w};
+    for (const auto* o : {&out.view1, &out.view2})
+      if (!o->defined() || o->sizes() != torch::IntArrayRef(shape))
+        throw data_error("augment: output views must be " + std::to_string(N) + "x" +
+                         std::to_string(images.size(1)) + "x" + std::to_string(cfg.crop_h) + "x" +
+                         std::to_string(cfg.crop_w));
+    augment_two_views(exec, cfg, in, seed, epoch, view4<mem_t>(out.view1, "view1"),
+                      view4<mem_t>(out.view2, "view2"));
+  });
 }
 
 two_views augment_two_views(const augment_config& cfg, const torch::Tensor& images,
                             const torch::Tensor& ids, const torch::Tensor& ebv,
                             const torch::Tensor& psf_fwhm, std::uint64_t seed, std::int64_t epoch) {
-  view4<mem_t>(images, "images");  // dtype, rank, device and layout first
+  on_device_of(images, [&](auto exec) {  // dtype, rank, device and layout first
+    view4<typename decltype(exec)::memory_space>(images, "images");
+  });
   const auto out =
       new_views(images.size(0), images.size(1), cfg.crop_h, cfg.crop_w, images.options());
   augment_two_views_into(cfg, images, ids, ebv, psf_fwhm, seed, epoch, out);
@@ -72,13 +121,14 @@ two_views augment_two_views(const augment_config& cfg, const torch::Tensor& imag
 torch::Tensor center_crop(const augment_config& cfg, const torch::Tensor& images) {
   ensure_initialized();
   cfg.validate();
-  auto img = view4<mem_t>(images, "images");
-  check_shape(cfg, images);
-  auto out =
-      torch::empty({images.size(0), images.size(1), cfg.crop_h, cfg.crop_w}, images.options());
-  exec_t exec;
-  center_crop(exec, cfg, img, view4<mem_t>(out, "center_crop output"));
-  exec.fence();
+  torch::Tensor out;
+  on_device_of(images, [&](auto exec) {
+    using mem_t = typename decltype(exec)::memory_space;
+    auto img = view4<mem_t>(images, "images");
+    check_shape(cfg, images);
+    out = torch::empty({images.size(0), images.size(1), cfg.crop_h, cfg.crop_w}, images.options());
+    center_crop(exec, cfg, img, view4<mem_t>(out, "center_crop output"));
+  });
   return out;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // The augmentation API for the trainer: torch tensors in, torch tensors out, computed by the
-// Kokkos kernels of augment_kernels.hpp in Kokkos' default execution space (zero copy).
+// Kokkos kernels of augment_kernels.hpp (zero copy) in the execution space of the tensors'
+// device: host tensors in the host space, CUDA tensors in Kokkos' CUDA space on LibTorch's
+// current stream. Every tensor of a call must be on the same device.
 #include <torch/types.h>
 
 #include <cstdint>

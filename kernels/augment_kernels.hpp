@@ -89,9 +89,12 @@ KOKKOS_INLINE_FUNCTION void lanes(const Member& t, int lo, int hi, const F& f) {
 #endif
 }
 
+// Whether Exec runs on the host CPU. Asks about the execution space, not its memory: a CUDA
+// UVM build's memory is host-accessible, yet its kernels run on the GPU and must not take the
+// host-only vector paths.
 template <class Exec>
 constexpr bool host_space() {
-  return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Exec::memory_space>::accessible;
+  return Kokkos::SpaceAccessibility<Exec, Kokkos::HostSpace>::accessible;
 }
 
 // Bilinear samples of every band (up to 4) of pixels px in [a, e) of one geometry row, from
@@ -378,18 +381,22 @@ void augment_two_views(const Exec& exec, const augment_config& cfg,
           float* out = (view == 0 ? o1 : o2) + static_cast<std::size_t>(n) * C * h * w;
           const sample_params p = draw_sample_params(cfg, H, W, seed, epoch, id, view, ebv(n),
                                                      &psf(n, 0), 1, own_noise);
+          // One vector lane per band writes its weights: on a GPU every lane of a thread runs
+          // this body, and `wb[i] /= sum` by 32 lanes at once would race.
           Kokkos::parallel_for(Kokkos::TeamThreadRange(t, C), [&](int b) {
-            const int r = p.radius[b];
-            float* wb = &wts(b * (max_blur_radius + 1));
-            if (r == 0) {
-              wb[0] = 1.0f;
-              return;
-            }
-            const float k = -0.5f / (p.blur_sigma[b] * p.blur_sigma[b]);
-            float sum = 1.0f;
-            for (int i = 1; i <= r; ++i) sum += 2.0f * (wb[i] = expf(k * i * i));
-            wb[0] = 1.0f / sum;
-            for (int i = 1; i <= r; ++i) wb[i] /= sum;
+            Kokkos::single(Kokkos::PerThread(t), [&]() {
+              const int r = p.radius[b];
+              float* wb = &wts(b * (max_blur_radius + 1));
+              if (r == 0) {
+                wb[0] = 1.0f;
+                return;
+              }
+              const float k = -0.5f / (p.blur_sigma[b] * p.blur_sigma[b]);
+              float sum = 1.0f;
+              for (int i = 1; i <= r; ++i) sum += 2.0f * (wb[i] = expf(k * i * i));
+              wb[0] = 1.0f / sum;
+              for (int i = 1; i <= r; ++i) wb[i] /= sum;
+            });
           });
           t.team_barrier();
 

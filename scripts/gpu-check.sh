@@ -56,4 +56,4 @@ echo "gpu-check: building the check with nvcc"
 cmake -S "$check_src" -B "$build/check-build" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CXX_COMPILER="$Kokkos_ROOT/bin/nvcc_wrapper" -DKokkos_ROOT="$Kokkos_ROOT" >/dev/null
 cmake --build "$build/check-build" -j "$jobs" >/dev/null
-exec "$build/check-build/gpu_check" "$batch" "$iters"
+SKYSSL_GPU_CHECK_EXPECT_DEVICE=1 exec "$build/check-build/gpu_check" "$batch" "$iters"

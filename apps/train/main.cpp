@@ -21,6 +21,7 @@
 #include "skyssl/dist/gather_ids.hpp"
 #include "skyssl/train/archive_source.hpp"
 #include "skyssl/train/checkpoint.hpp"
+#include "skyssl/train/device_plan.hpp"
 #include "skyssl/train/durable_file.hpp"
 #include "skyssl/train/evaluate.hpp"
 #include "skyssl/train/metrics.hpp"
@@ -124,6 +125,9 @@ int run(const cli_args& a, config cfg, dist::communicator& comm) {
   }
 
   const auto topts = train::train_options_from(cfg, "train");
+  // Device, precision and backend checked together on every rank before any device work; Kokkos
+  // starts on the rank's device (the index LibTorch and NCCL use too).
+  kernels::ensure_initialized(train::plan_device(topts, comm).cuda_index);
   train::archive_source source(
       cfg, topts.seed, topts.global_batch, comm.rank(), comm.world(),
       [&comm](const std::vector<std::int64_t>& mine) { return dist::all_gather_ids(comm, mine); });
@@ -219,7 +223,7 @@ int main(int argc, char** argv) {
   train::install_stop_handlers();  // before anything slow: a signal during setup still counts
   std::unique_ptr<dist::communicator> comm;
   try {
-    kernels::kokkos_scope kokkos;
+    kernels::kokkos_scope kokkos(kernels::kokkos_scope::deferred);  // started on the device
     // The backend is chosen before the rest of the config is validated, so that a config error
     // can still take every rank down through the communicator.
     config cfg = train::resolve_config(a.sources);

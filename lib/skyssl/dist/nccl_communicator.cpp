@@ -5,7 +5,9 @@
 #include <mpi.h>
 #include <nccl.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -13,6 +15,7 @@
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
+#include "skyssl/dist/device.hpp"
 
 // The raw CUDA runtime API only: LibTorch may be a CPU-only build (as here), so c10::cuda is
 // not available; tensors are reached through data_ptr().
@@ -79,38 +82,46 @@ class nccl_pending final : public pending_op {
 
 class nccl_communicator final : public communicator {
  public:
-  nccl_communicator() {
+  explicit nccl_communicator(int device) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &world_);
-    MPI_Comm local;
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local);
-    int local_rank = 0;
-    MPI_Comm_rank(local, &local_rank);
-    MPI_Comm_free(&local);
-    const int ndev = cuda_device_count();
-    if (ndev == 0)
-      throw dist_error(fmt::format(
-          "NCCL communicator on rank {}: no CUDA device visible "
-          "(CUDA_VISIBLE_DEVICES='{}')",
-          rank_,
-          std::getenv("CUDA_VISIBLE_DEVICES") ? std::getenv("CUDA_VISIBLE_DEVICES") : "<unset>"));
-    device_ = local_rank % ndev;
-    cuda_check(cudaSetDevice(device_), "cudaSetDevice");
-    cuda_check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-    cuda_check(cudaEventCreateWithFlags(&producer_done_, cudaEventDisableTiming),
-               "cudaEventCreate");
+    // Everything that can fail on one rank alone comes first, then all ranks agree: a rank
+    // that threw before the bootstrap would leave the others waiting in MPI_Bcast forever.
+    std::string failure;
+    try {
+      set_up_device(device);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    int ok = failure.empty() ? 1 : 0, all_ok = 0;
+    if (MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD) != MPI_SUCCESS)
+      throw dist_error("NCCL bootstrap: MPI_Allreduce of the setup outcome failed");
+    if (!all_ok) {
+      release();
+      throw dist_error(failure.empty() ? fmt::format("NCCL setup failed on another rank (its "
+                                                     "message names the cause); rank {} was ready",
+                                                     rank_)
+                                       : failure);
+    }
     ncclUniqueId id;
-    if (rank_ == 0) nccl_check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    ok = rank_ != 0 || ncclGetUniqueId(&id) == ncclSuccess;
+    if (MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD) != MPI_SUCCESS || !all_ok)
+      throw dist_error("NCCL bootstrap: ncclGetUniqueId failed on rank 0");
     if (MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
       throw dist_error("NCCL bootstrap: MPI_Bcast of the ncclUniqueId failed");
-    nccl_check(ncclCommInitRank(&comm_, world_, id, rank_), "ncclCommInitRank");
+    const ncclResult_t rc = ncclCommInitRank(&comm_, world_, id, rank_);
+    if (rc != ncclSuccess) {
+      // The other ranks are inside ncclCommInitRank and only an abort reaches them.
+      comm_ = nullptr;
+      abort(fmt::format("NCCL bootstrap: ncclCommInitRank failed on rank {} (cuda:{}): {}", rank_,
+                        device_, ncclGetErrorString(rc)),
+            1);
+    }
   }
 
   ~nccl_communicator() override {
-    if (scratch_) cudaFree(scratch_);
     if (comm_) ncclCommDestroy(comm_);
-    if (producer_done_) cudaEventDestroy(producer_done_);
-    if (stream_) cudaStreamDestroy(stream_);
+    release();
   }
 
   std::string backend() const override { return "nccl"; }
@@ -121,8 +132,7 @@ class nccl_communicator final : public communicator {
     staged s = stage(t, "all_reduce", t.nbytes());
     nccl_check(ncclAllReduce(s.ptr, s.ptr, t.numel(), nccl_type(t), ncclSum, live(), stream_),
                "ncclAllReduce");
-    unstage(t, s, t.nbytes());
-    wait_stream("all_reduce_sum (ncclAllReduce of " + describe(t) + ")");
+    unstage(t, s, t.nbytes(), "all_reduce_sum (ncclAllReduce of " + describe(t) + ")");
   }
 
   std::unique_ptr<pending_op> start_all_reduce_sum(torch::Tensor& t) override {
@@ -155,17 +165,22 @@ class nccl_communicator final : public communicator {
           ncclAllGather(t.data_ptr(), out.data_ptr(), t.numel(), nccl_type(t), live(), stream_),
           "ncclAllGather");
     } else {
-      // CPU: stage input and output in one scratch buffer [out | in].
+      // CPU: stage input and output in one scratch buffer [out | in], through pinned memory.
       check_cpu(t, "all_gather");
       out = torch::empty(shape, t.options());
       char* base = static_cast<char*>(scratch(out_bytes + in_bytes));
-      cuda_check(cudaMemcpyAsync(base + out_bytes, t.data_ptr(), in_bytes, cudaMemcpyHostToDevice,
-                                 stream_),
+      char* host = static_cast<char*>(pinned(out_bytes + in_bytes));
+      std::memcpy(host + out_bytes, t.data_ptr(), in_bytes);
+      cuda_check(cudaMemcpyAsync(base + out_bytes, host + out_bytes, in_bytes,
+                                 cudaMemcpyHostToDevice, stream_),
                  "cudaMemcpyAsync");
       nccl_check(ncclAllGather(base + out_bytes, base, t.numel(), nccl_type(t), live(), stream_),
                  "ncclAllGather");
-      cuda_check(cudaMemcpyAsync(out.data_ptr(), base, out_bytes, cudaMemcpyDeviceToHost, stream_),
+      cuda_check(cudaMemcpyAsync(host, base, out_bytes, cudaMemcpyDeviceToHost, stream_),
                  "cudaMemcpyAsync");
+      wait_stream("all_gather (ncclAllGather of " + describe(t) + ")");
+      std::memcpy(out.data_ptr(), host, out_bytes);
+      return out;
     }
     wait_stream("all_gather (ncclAllGather of " + describe(t) + ")");
     return out;
@@ -177,8 +192,7 @@ class nccl_communicator final : public communicator {
     staged s = stage(t, "broadcast", t.nbytes());
     nccl_check(ncclBroadcast(s.ptr, s.ptr, t.numel(), nccl_type(t), root, live(), stream_),
                "ncclBroadcast");
-    unstage(t, s, t.nbytes());
-    wait_stream("broadcast (ncclBroadcast of " + describe(t) + ")");
+    unstage(t, s, t.nbytes(), "broadcast (ncclBroadcast of " + describe(t) + ")");
   }
 
   void barrier() override {
@@ -263,16 +277,24 @@ class nccl_communicator final : public communicator {
       sync_with_producer();
       return {t.data_ptr(), false};
     }
+    // Host tensors go through a pinned buffer: cudaMemcpyAsync from pageable memory blocks the
+    // host until the copy is done, and after a collective with a dead peer that is forever,
+    // before the watchdog below could notice.
     check_cpu(t, what);
     void* p = scratch(bytes);
-    cuda_check(cudaMemcpyAsync(p, t.data_ptr(), bytes, cudaMemcpyHostToDevice, stream_),
-               "cudaMemcpyAsync");
+    void* host = pinned(bytes);
+    std::memcpy(host, t.data_ptr(), bytes);
+    cuda_check(cudaMemcpyAsync(p, host, bytes, cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync");
     return {p, true};
   }
-  void unstage(torch::Tensor& t, const staged& s, std::size_t bytes) {
+  // Waits (polled, under the watchdog) for the collective, and copies a host tensor's result
+  // back from the pinned buffer.
+  void unstage(torch::Tensor& t, const staged& s, std::size_t bytes, const std::string& what) {
     if (s.host)
-      cuda_check(cudaMemcpyAsync(t.data_ptr(), s.ptr, bytes, cudaMemcpyDeviceToHost, stream_),
+      cuda_check(cudaMemcpyAsync(pinned_, s.ptr, bytes, cudaMemcpyDeviceToHost, stream_),
                  "cudaMemcpyAsync");
+    wait_stream(what);
+    if (s.host) std::memcpy(t.data_ptr(), pinned_, bytes);
   }
 
   ncclComm_t live() const {
@@ -284,7 +306,9 @@ class nccl_communicator final : public communicator {
     bytes = std::max<std::size_t>(bytes, 256);
     if (bytes > scratch_bytes_) {
       if (scratch_) {
-        cuda_check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+        // Work queued on the old buffer must finish first: polled, so a dead peer surfaces
+        // through the watchdog instead of blocking here.
+        wait_stream("growing the NCCL staging buffer");
         cuda_check(cudaFree(scratch_), "cudaFree");
         scratch_ = nullptr;
       }
@@ -292,6 +316,48 @@ class nccl_communicator final : public communicator {
       scratch_bytes_ = bytes;
     }
     return scratch_;
+  }
+  // Pinned host memory of at least `bytes` for staging host tensors; callers have waited for
+  // the stream before it is reused (every staged collective ends in wait_stream).
+  void* pinned(std::size_t bytes) {
+    bytes = std::max<std::size_t>(bytes, 256);
+    if (bytes > pinned_bytes_) {
+      if (pinned_) cuda_check(cudaFreeHost(pinned_), "cudaFreeHost");
+      pinned_ = nullptr;
+      cuda_check(cudaMallocHost(&pinned_, bytes), "cudaMallocHost (NCCL pinned staging buffer)");
+      pinned_bytes_ = bytes;
+    }
+    return pinned_;
+  }
+
+  void set_up_device(int device) {
+    const int ndev = cuda_device_count();
+    if (ndev == 0)
+      throw dist_error(fmt::format(
+          "NCCL communicator on rank {}: no CUDA device visible (CUDA_VISIBLE_DEVICES='{}'); "
+          "set dist.backend=mpi for a CPU run",
+          rank_,
+          std::getenv("CUDA_VISIBLE_DEVICES") ? std::getenv("CUDA_VISIBLE_DEVICES") : "<unset>"));
+    device_ = device >= 0 ? device : 0;
+    if (device_ >= ndev)
+      throw dist_error(
+          fmt::format("NCCL communicator on rank {}: device cuda:{} chosen but only "
+                      "{} visible",
+                      rank_, device_, ndev));
+    cuda_check(cudaSetDevice(device_), "cudaSetDevice");
+    cuda_check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    cuda_check(cudaEventCreateWithFlags(&producer_done_, cudaEventDisableTiming),
+               "cudaEventCreate");
+    pinned(4096);
+  }
+  void release() {
+    if (scratch_) cudaFree(scratch_);
+    if (pinned_) cudaFreeHost(pinned_);
+    if (producer_done_) cudaEventDestroy(producer_done_);
+    if (stream_) cudaStreamDestroy(stream_);
+    scratch_ = pinned_ = nullptr;
+    producer_done_ = nullptr;
+    stream_ = nullptr;
   }
 
   // A device tensor for results. A CUDA LibTorch allocates it (caching allocator); a CPU-only
@@ -302,9 +368,7 @@ class nccl_communicator final : public communicator {
     for (auto s : shape) n *= s;
     void* p = nullptr;
     cuda_check(cudaMalloc(&p, std::max<std::int64_t>(n, 1) * like.element_size()), "cudaMalloc");
-    return torch::from_blob(
-        p, shape, [](void* q) { cudaFree(q); },
-        torch::TensorOptions().dtype(like.dtype()).device(torch::kCUDA, device_));
+    return wrap_device_memory(p, shape, like.scalar_type(), device_, [](void* q) { cudaFree(q); });
   }
 
   void wait_stream(const std::string& what) { wait_event_or_stream(nullptr, what); }
@@ -315,6 +379,8 @@ class nccl_communicator final : public communicator {
   ncclComm_t comm_ = nullptr;
   void* scratch_ = nullptr;
   std::size_t scratch_bytes_ = 0;
+  void* pinned_ = nullptr;
+  std::size_t pinned_bytes_ = 0;
 };
 
 nccl_pending::~nccl_pending() {
@@ -348,8 +414,9 @@ int cuda_device_count() {
   return n;
 }
 
-std::unique_ptr<communicator> make_nccl_communicator() {
-  return std::make_unique<nccl_communicator>();
+std::unique_ptr<communicator> make_nccl_communicator(int device) {
+  if (device < 0) device = cuda_device_for(local_rank());
+  return std::make_unique<nccl_communicator>(device);
 }
 
 bool nccl_available() { return true; }

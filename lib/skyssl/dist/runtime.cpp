@@ -7,6 +7,7 @@
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
 #include "skyssl/dist/communicator.hpp"
+#include "skyssl/dist/device.hpp"
 #include "skyssl/dist/local_communicator.hpp"
 #include "skyssl/dist/mpi_communicator.hpp"
 #ifdef SKYSSL_HAVE_NCCL
@@ -32,10 +33,7 @@ runtime::runtime(int* argc, char*** argv) {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &world_);
-  MPI_Comm local;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local);
-  MPI_Comm_rank(local, &local_rank_);
-  MPI_Comm_free(&local);
+  local_rank_ = dist::local_rank();
   log::set_rank(rank_, world_);
 }
 

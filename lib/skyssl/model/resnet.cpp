@@ -7,6 +7,7 @@
 
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
+#include "skyssl/model/autocast.hpp"
 
 namespace skyssl::model {
 namespace {
@@ -157,16 +158,22 @@ resnet_impl::resnet_impl(const resnet_options& o) : opts_(o) {
   }
 }
 
-torch::Tensor resnet_impl::features(const torch::Tensor& x) {
+torch::Tensor resnet_impl::trunk(const torch::Tensor& x) {
   auto y = torch::relu(bn1(conv1(x)));
   if (!opts_.sdss_stem) y = torch::max_pool2d(y, 3, 2, 1);
   y = layer4->forward(layer3->forward(layer2->forward(layer1->forward(y))));
   return torch::adaptive_avg_pool2d(y, {1, 1}).flatten(1);
 }
 
+torch::Tensor resnet_impl::features(const torch::Tensor& x) {
+  const autocast_scope mixed(x.device(), autocast_);
+  return trunk(x).to(torch::kFloat32);
+}
+
 torch::Tensor resnet_impl::forward(const torch::Tensor& x) {
-  auto f = features(x);
-  return fc ? fc->forward(f) : f;
+  const autocast_scope mixed(x.device(), autocast_);
+  auto f = trunk(x);
+  return (fc ? fc->forward(f) : f).to(torch::kFloat32);
 }
 
 std::int64_t parameter_count(const torch::nn::Module& m) {

@@ -12,6 +12,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace skyssl {
@@ -41,12 +42,18 @@ class resnet_impl : public torch::nn::Module {
   torch::Tensor features(const torch::Tensor& x);
   // Head output when a head is configured, else the features.
   torch::Tensor forward(const torch::Tensor& x);
+  // Mixed precision for forward() and features() (autocast.hpp): empty = fp32. Their outputs
+  // are fp32 whatever runs inside.
+  void set_autocast(std::optional<c10::ScalarType> dtype) { autocast_ = dtype; }
+  std::optional<c10::ScalarType> autocast() const { return autocast_; }
   std::int64_t feature_dim() const { return feature_dim_; }
   std::int64_t output_dim() const { return opts_.head_dim > 0 ? opts_.head_dim : feature_dim_; }
   const resnet_options& options() const { return opts_; }
 
  private:
+  torch::Tensor trunk(const torch::Tensor& x);
   resnet_options opts_;
+  std::optional<c10::ScalarType> autocast_;
   std::int64_t feature_dim_ = 0;
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};

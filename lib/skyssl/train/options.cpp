@@ -41,6 +41,10 @@ train_options train_options_from(const skyssl::config& cfg, const std::string& s
   if (o.device != "cpu" && o.device != "cuda")
     throw config_error(fmt::format("{}.device must be 'cpu' or 'cuda', got '{}'", s, o.device));
   o.init_weights = cfg.get_string(s + ".init_weights", o.init_weights);
+  o.precision = cfg.get_string(s + ".precision", o.precision);
+  if (o.precision != "fp32" && o.precision != "bf16" && o.precision != "fp16")
+    throw config_error(
+        fmt::format("{}.precision must be 'fp32', 'bf16' or 'fp16', got '{}'", s, o.precision));
   return o;
 }
 

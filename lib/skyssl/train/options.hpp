@@ -18,11 +18,12 @@ struct train_options {
   double weight_decay = 1e-4;
   double warmup_epochs = 5;  // linear warm-up, then cosine decay to 0
   std::uint64_t seed = 0;
-  std::int64_t max_steps = 0;   // stop after this many steps in total (0: all epochs)
-  std::int64_t log_every = 10;  // steps between progress lines / metrics records
-  std::int64_t threads = 0;     // LibTorch intra-op threads per rank (0: LibTorch default)
-  std::int64_t prefetch = 2;    // batches prepared ahead by the pipeline thread (1-2)
-  std::string device = "cpu";   // cpu | cuda
+  std::int64_t max_steps = 0;      // stop after this many steps in total (0: all epochs)
+  std::int64_t log_every = 10;     // steps between progress lines / metrics records
+  std::int64_t threads = 0;        // LibTorch intra-op threads per rank (0: LibTorch default)
+  std::int64_t prefetch = 2;       // batches prepared ahead by the pipeline thread (1-2)
+  std::string device = "cpu";      // cpu | cuda
+  std::string precision = "fp32";  // fp32 | bf16 | fp16 (autocast; device_plan.hpp)
   // Safetensors file with torchvision ResNet names (skyssl-export's output, or PyTorch
   // weights converted to it): both encoders start from it instead of a random init.
   std::string init_weights;

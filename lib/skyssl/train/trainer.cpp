@@ -13,7 +13,9 @@
 #include "skyssl/dist/consistency.hpp"
 #include "skyssl/dist/gradient_bucketer.hpp"
 #include "skyssl/model/weights.hpp"
+#include "skyssl/model/autocast.hpp"
 #include "skyssl/train/checkpoint_writer.hpp"
+#include "skyssl/train/device_plan.hpp"
 #include "skyssl/train/durable_file.hpp"
 #include "skyssl/train/metrics.hpp"
 #include "skyssl/train/state_io.hpp"
@@ -52,12 +54,7 @@ train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int 
   s.checkpointing = checkpoint_options_from(cfg, "checkpoint");
   if (s.opts.threads > 0) torch::set_num_threads(static_cast<int>(s.opts.threads));
   const std::int64_t local = local_batch_size(s.opts.global_batch, comm.world());
-  torch::Device device(torch::kCPU);
-  if (s.opts.device == "cuda") {
-    if (!torch::cuda::is_available())
-      throw config_error("train.device = 'cuda' but LibTorch sees no CUDA device");
-    device = torch::Device(torch::kCUDA);
-  }
+  const torch::Device device = plan_device(s.opts, comm).device;  // explicit index for CUDA
   // Same initial weights everywhere, then rank 0's broadcast makes it a guarantee (a
   // different LibTorch build on some node would otherwise diverge silently).
   torch::manual_seed(s.opts.seed);
@@ -71,6 +68,9 @@ train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int 
                 head ? " (with its projection head)" : " (backbone; the head is freshly drawn)");
   }
   s.moco->broadcast_state(0);
+  // Mixed precision inside the encoders only: logits, loss, queue and optimiser stay fp32.
+  for (auto* e : {&s.moco->encoder_q(), &s.moco->encoder_k()})
+    (*e)->set_autocast(model::autocast_dtype(s.opts.precision));
   s.optimizer = std::make_unique<torch::optim::SGD>(s.moco->encoder_q()->parameters(),
                                                     torch::optim::SGDOptions(s.opts.peak_lr())
                                                         .momentum(s.opts.momentum)

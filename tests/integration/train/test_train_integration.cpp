@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/support/test_paths.hpp"
@@ -143,4 +144,49 @@ TEST_CASE("errors are one clear line naming the key, with a non-zero exit") {
   std::ifstream log2(run2.string() + ".log");
   std::string text2((std::istreambuf_iterator<char>(log2)), {});
   CHECK(text2.find("train.epohcs") != std::string::npos);
+}
+
+TEST_CASE("train.device=cuda that cannot work stops every rank at start, naming the key") {
+  // CPU-only LibTorch: "no CUDA"; a GPU machine: "cuda with the MPI backend at 2 ranks". Either
+  // way both ranks exit non-zero before reading any data.
+  auto run = tmp_dir("train_integration") / "cuda_refused";
+  fs::remove_all(run);
+  const int rc = sh(fmt::format("{} -n 2 --oversubscribe {}", skyssl::test::mpiexec(),
+                                train_cmd(run, "--set train.device=cuda --set dist.backend=mpi")));
+  CHECK(rc != 0);
+  std::ifstream log(run.string() + ".log");
+  std::string text((std::istreambuf_iterator<char>(log)), {});
+  CHECK(text.find("train.device = 'cuda'") != std::string::npos);
+  CHECK(text.find("Segmentation") == std::string::npos);
+  CHECK_FALSE(fs::exists(run / "metrics.jsonl"));
+
+  auto run2 = tmp_dir("train_integration") / "fp16_refused";
+  fs::remove_all(run2);
+  CHECK(sh(train_cmd(run2, "--set train.precision=fp16")) != 0);
+  std::ifstream log2(run2.string() + ".log");
+  std::string text2((std::istreambuf_iterator<char>(log2)), {});
+  CHECK(text2.find("train.precision = 'fp16' needs loss scaling") != std::string::npos);
+}
+
+TEST_CASE("train.precision=bf16 trains on the CPU: finite losses near the fp32 run's") {
+  auto fp32 = tmp_dir("train_integration") / "prec_fp32";
+  auto bf16 = tmp_dir("train_integration") / "prec_bf16";
+  const std::string common =
+      "--set train.max_steps=4 --set train.log_every=1 --set eval.enabled=false";
+  for (const auto& [run, extra] : {std::pair{fp32, std::string()},
+                                   std::pair{bf16, std::string("--set train.precision=bf16")}}) {
+    fs::remove_all(run);
+    REQUIRE(sh(train_cmd(run, common + " " + extra)) == 0);
+  }
+  const auto a = read_metrics(fp32), b = read_metrics(bf16);
+  REQUIRE(a.size() == 4);
+  REQUIRE(b.size() == 4);
+  bool differs = false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double la = a[i]["loss"].get<double>(), lb = b[i]["loss"].get<double>();
+    CHECK(std::isfinite(lb));
+    CHECK(std::abs(la - lb) < 0.05 * std::abs(la));  // bf16 keeps ~3 significant digits
+    differs = differs || la != lb;
+  }
+  CHECK(differs);  // the encoders really ran in bf16
 }

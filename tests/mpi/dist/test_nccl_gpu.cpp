@@ -1,6 +1,6 @@
 // The NCCL backend on a real GPU (one rank per device). Not part of ctest on machines without
 // a device: see CMakeLists.txt. LibTorch may be CPU-only, so device buffers come from
-// cudaMalloc and are wrapped with torch::from_blob; only data_ptr() and metadata are used.
+// cudaMalloc and are wrapped with dist::wrap_device_memory; only data_ptr() and metadata are used.
 // torch before doctest: c10's logging defines CHECK, doctest must define it last.
 #include <torch/types.h>
 #include <doctest/doctest.h>
@@ -9,6 +9,7 @@
 #include "skyssl/core/error.hpp"
 #include "skyssl/dist/communicator.hpp"
 #include "skyssl/dist/consistency.hpp"
+#include "skyssl/dist/device.hpp"
 #include "skyssl/dist/nccl_communicator.hpp"
 
 using namespace skyssl;
@@ -22,9 +23,8 @@ torch::Tensor to_device(const torch::Tensor& cpu, int device) {
   REQUIRE(cudaSetDevice(device) == cudaSuccess);
   REQUIRE(cudaMalloc(&p, std::max<std::size_t>(c.nbytes(), 1)) == cudaSuccess);
   REQUIRE(cudaMemcpy(p, c.data_ptr(), c.nbytes(), cudaMemcpyHostToDevice) == cudaSuccess);
-  return torch::from_blob(
-      p, c.sizes(), [](void* q) { cudaFree(q); },
-      torch::TensorOptions().dtype(c.dtype()).device(torch::kCUDA, device));
+  return dist::wrap_device_memory(p, c.sizes().vec(), c.scalar_type(), device,
+                                  [](void* q) { cudaFree(q); });
 }
 
 torch::Tensor to_host(const torch::Tensor& dev) {

@@ -2,7 +2,7 @@
 // on: exact centre crop, exact 90-degree rotation, flux conservation, noise level,
 // determinism per key and independence of the batch composition. Each property is one body
 // run in every Kokkos execution space the build enables (exec_spaces.hpp); the last two cases
-// test the torch adapter (augment.hpp), which runs in the default space.
+// test the torch adapter (augment.hpp), which runs in the space of the tensors' device.
 #include "tests/support/torch_doctest.hpp"
 
 #include <cmath>
@@ -290,9 +290,30 @@ TEST_CASE("into caller-owned outputs: the same views, whatever the buffers held 
   augment_two_views_into(cfg, b.images, b.ids, b.ebv, b.psf, 4, 1, dirty);
   CHECK(torch::equal(dirty.view1, fresh.view1));
   CHECK(torch::equal(dirty.view2, fresh.view2));
-  // The adapter runs the same kernels as the execution-space bodies above, zero copy.
+  // Host tensors run in the host execution space (whatever the default space of the build),
+  // the same kernels as the execution-space bodies above, zero copy.
   const auto direct =
-      test::views_in<Kokkos::DefaultExecutionSpace>(cfg, b.images, b.ids, b.ebv, b.psf, 4, 1);
+      test::views_in<Kokkos::DefaultHostExecutionSpace>(cfg, b.images, b.ids, b.ebv, b.psf, 4, 1);
   CHECK(torch::equal(direct.view1, fresh.view1));
   CHECK(torch::equal(direct.view2, fresh.view2));
+}
+
+TEST_CASE("the adapter dispatches on the tensors' device and names what it cannot run") {
+  const auto b = make_batch(2, 3, 40, 29);
+  const auto cfg = small_decals(32);
+  // A device no Kokkos space of this build serves (meta tensors carry no data at all).
+  const auto meta = torch::empty({2, 3, 40, 40}, torch::TensorOptions().device(torch::kMeta));
+  CHECK_THROWS_WITH_AS(augment_two_views(cfg, meta, b.ids, b.ebv, b.psf, 1, 0),
+                       doctest::Contains("images are on meta but this build runs the kernels on"),
+                       data_error);
+  CHECK_THROWS_WITH_AS(center_crop(cfg, meta), doctest::Contains("images are on meta"), data_error);
+  // Every tensor of a call on the images' device: host images with a meta id tensor.
+  const auto meta_ids =
+      torch::empty({2}, torch::TensorOptions().dtype(torch::kInt64).device(torch::kMeta));
+  CHECK_THROWS_WITH_AS(augment_two_views(cfg, b.images, meta_ids, b.ebv, b.psf, 1, 0),
+                       doctest::Contains("augment: ids is on meta"), data_error);
+  // Host tensors: the host space; without the stretch the centre crop is the exact window.
+  const auto c = center_crop(all_off(cfg), b.images);
+  CHECK(c.device().is_cpu());
+  CHECK(torch::equal(c, b.images.narrow(2, 4, 32).narrow(3, 4, 32).contiguous()));
 }
