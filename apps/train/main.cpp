@@ -123,7 +123,8 @@ int run(const cli_args& a, config cfg, dist::communicator& comm) {
   }
 
   const auto topts = train::train_options_from(cfg, "train");
-  train::archive_source source(cfg, topts.seed, topts.global_batch, comm.rank(), comm.world());
+  train::archive_source source(cfg, topts.seed, topts.global_batch, comm.rank(), comm.world(),
+                               &comm);
   auto state = train::make_state(cfg, comm, source.channels(), source.steps_per_epoch());
   const auto eopts = train::eval_options_from(cfg, "eval");
   // Every key has been read by now: anything left is a typo or a key of another tool.
