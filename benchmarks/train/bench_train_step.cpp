@@ -2,8 +2,11 @@
 // training loop? One training step timed three ways, same model and batch, in one run:
 //   A  skyssl-train's step fed by the real pipeline (shard_reader + augmentation thread)
 //   B  the same step fed from views already in memory (tensor_source through the pipeline)
-//   C  a plain LibTorch loop: forward/backward/SGD of the query ResNet with a simple loss
-// A/B ~ 1 means the pipeline is hidden; B/C is the price of MoCo (key encoder, queue, shuffle).
+//   C  a plain LibTorch loop: forward/backward/SGD of the query ResNet with a simple loss, in the
+//      same BatchNorm groups as the MoCo step (moco.bn_group: the model's configuration, which
+//      a plain run of it would use too); C0 the same on the whole batch at once
+// A/B ~ 1 means the pipeline is hidden; B/C is the price of MoCo (key encoder, queue, shuffle):
+// ~1.33 is the floor (the key encoder's forward). With bn_group = the batch, C = C0.
 // Also: where B's step time goes (the trainer's phase breakdown) and what the phase timers
 // themselves cost per step. --json FILE writes the figures for scripts/bench.sh.
 //   bench_train_step --archive example/survey.h5 [--set model.width=16 ...] [--json out.json]
@@ -11,6 +14,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -33,10 +37,15 @@ double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-// Mean seconds per step of `steps` steps of `src` after `warm` unmeasured ones; the engine's
-// phase times summed over the measured steps into *phases.
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+// Mean seconds per step of `steps` steps of `src` after `warm` unmeasured ones; each measured
+// step's seconds appended to *per_step, the engine's phase times summed into *phases.
 double time_moco(train::train_state& s, train::view_source& src, int warm, int steps, double* wait,
-                 train::phase_times* phases) {
+                 train::phase_times* phases, std::vector<double>* per_step) {
   src.set_key_views(s.moco_opts.shuffle_bn, s.moco_opts.seed);
   train::pipeline pipe(src, 0, 0, warm + steps, static_cast<int>(s.opts.prefetch));
   clock_type::time_point t0;
@@ -46,9 +55,13 @@ double time_moco(train::train_state& s, train::view_source& src, int warm, int s
       t0 = clock_type::now();
       w0 = pipe.wait_seconds();
     }
+    const auto t1 = clock_type::now();
     auto b = pipe.next();
     const auto r = s.moco->train_step(b.view1, b.view2, b.epoch, b.step, *s.optimizer);
-    if (i >= warm) phases->add(r.times);
+    if (i >= warm) {
+      phases->add(r.times);
+      per_step->push_back(seconds_since(t1));
+    }
   }
   *wait = (pipe.wait_seconds() - w0) / steps;
   return seconds_since(t0) / steps;
@@ -123,36 +136,39 @@ int main(int argc, char** argv) {
 
     double wait_a = 0, wait_b = 0;
     train::phase_times ph_a, ph_b;
-    const double a = time_moco(state, real, warm, steps, &wait_a, &ph_a);
+    std::vector<double> st_a, st_b, st_c, st_c0;
+    time_moco(state, real, warm, steps, &wait_a, &ph_a, &st_a);
+    const double a = median(st_a);
     train::tensor_source mem(first.view1.clone(), first.view2.clone(), B);
-    const double b = time_moco(state, mem, warm, steps, &wait_b, &ph_b);
 
-    // C: plain loop on the same model and batch.
+    // C: plain loop on the same model, batch and BN groups; C0: the batch in one forward.
     auto& net = state.moco->encoder_q();
-    torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+    torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.01)
+                                                 .momentum(state.opts.momentum)
+                                                 .weight_decay(state.opts.weight_decay));
     auto x = first.view1.clone();
-    clock_type::time_point t0;
-    for (int i = 0; i < warm + steps; ++i) {
-      if (i == warm) t0 = clock_type::now();
-      opt.zero_grad();
-      auto loss = net->forward(x).pow(2).mean();
-      loss.backward();
-      opt.step();
-    }
-    const double c = seconds_since(t0) / steps;
-    // C again after B: background load on a shared machine drifts; B/C uses the mean of both.
-    const double c2 = [&] {
-      const auto t1 = clock_type::now();
-      for (int i = 0; i < steps; ++i) {
+    const std::int64_t group = state.moco->bn_group();
+    auto plain = [&](std::int64_t g, int n, std::vector<double>* per_step) {
+      for (int i = 0; i < n; ++i) {
+        const auto t1 = clock_type::now();
         opt.zero_grad();
-        auto loss = net->forward(x).pow(2).mean();
+        auto loss = moco::encode_chunked(net, x, g).pow(2).mean();
         loss.backward();
         opt.step();
+        if (per_step) per_step->push_back(seconds_since(t1));
       }
-      return seconds_since(t1) / steps;
-    }();
-    const double b2 = time_moco(state, mem, 1, steps, &wait_b, &ph_b);
-    const double bm = 0.5 * (b + b2), cm = 0.5 * (c + c2);
+    };
+    plain(group, warm, nullptr);
+    // B and C interleaved, three rounds: load from other processes on a shared machine drifts;
+    // medians of the per-step times are reported.
+    const int rounds = 3;
+    for (int k = 0; k < rounds; ++k) {
+      time_moco(state, mem, k == 0 ? warm : 1, steps, &wait_b, &ph_b, &st_b);
+      plain(group, steps, &st_c);
+    }
+    plain(B, steps, &st_c0);
+    const double b = median(st_b), c = median(st_c), c0 = median(st_c0);
+    const double bm = b, cm = c;
     const double timer_s = phase_timer_cost();
 
     fmt::print("read+augment one batch (pipeline thread)   {:8.1f} ms\n", 1e3 * aug_s);
@@ -160,16 +176,16 @@ int main(int argc, char** argv) {
                1e3 * a, 1e3 * wait_a);
     fmt::print("B  MoCo step, views in memory             {:8.1f} ms  (waited {:.1f} ms/step)\n",
                1e3 * b, 1e3 * wait_b);
-    fmt::print("C  plain LibTorch fwd/bwd/SGD, no pipeline {:8.1f} ms\n", 1e3 * c);
-    fmt::print("B, C again (interleaved)                   {:8.1f} {:8.1f} ms\n", 1e3 * b2,
-               1e3 * c2);
+    fmt::print("C  plain LibTorch fwd/bwd/SGD, no pipeline {:8.1f} ms  (BN groups of {})\n",
+               1e3 * c, group);
+    fmt::print("C0 the same, the batch in one forward      {:8.1f} ms\n", 1e3 * c0);
     fmt::print("A/B = {:.2f}  (1.00: input pipeline fully hidden)\n", a / bm);
     fmt::print(
         "B/C = {:.2f}  (cost of MoCo's key encoder, queue and shuffle over a plain step; "
-        "means of both runs)\n",
-        bm / cm);
-    fmt::print("A/C = {:.2f}\n", a / cm);
-    const double nb = 2.0 * steps;  // ph_b holds both B runs
+        "medians of {} interleaved rounds)\n",
+        bm / cm, rounds);
+    fmt::print("A/C = {:.2f}   B/C0 = {:.2f}\n", a / cm, bm / c0);
+    const double nb = static_cast<double>(rounds * steps);  // ph_b holds every B round
     fmt::print("B per step:");
     for (int k = 0; k < train::main_thread_phases - 1; ++k) {
       const double v = ph_b.s[static_cast<std::size_t>(k)] / nb;
@@ -181,6 +197,9 @@ int main(int argc, char** argv) {
       nlohmann::json j = {{"a_ms", 1e3 * a},
                           {"b_ms", 1e3 * bm},
                           {"c_ms", 1e3 * cm},
+                          {"c0_ms", 1e3 * c0},
+                          {"b_over_c0", bm / c0},
+                          {"bn_group", group},
                           {"augment_ms", 1e3 * aug_s},
                           {"a_over_b", a / bm},
                           {"b_over_c", bm / cm},
