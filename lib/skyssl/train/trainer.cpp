@@ -135,6 +135,7 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
   auto t_interval = t_start, t_checkpoint = t_start;
   double wait_at_interval = 0;
   double checkpoint_seconds_before = 0;
+  std::string stop_event;
   auto checkpoint = [&](bool synchronous) {
     const auto t0 = clock_type::now();
     checkpoint_data c = snapshot_state(s, comm);
@@ -269,11 +270,10 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
       if (d.stop_signal != 0 && !last) {
         sum.stop_signal = d.stop_signal;
         sum.steps = i + 1;
-        metrics.write_event(
-            "stop",
-            fmt::format(R"({{"step": {}, "signal": "{}", "checkpoint": "{}"}})", s.global_step,
-                        d.stop_signal == SIGINT ? "SIGINT" : "SIGUSR1/SIGTERM",
-                        checkpoint_name(s.global_step)));
+        // Written after the summary: the stop stays the run's last record.
+        stop_event = fmt::format(
+            R"({{"step": {}, "signal": "{}", "checkpoint": "{}"}})", s.global_step,
+            d.stop_signal == SIGINT ? "SIGINT" : "SIGUSR1/SIGTERM", checkpoint_name(s.global_step));
       }
     } else if (step_due || d.time_due) {
       checkpoint(/*synchronous=*/false);
@@ -307,6 +307,7 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
               sum.seconds / static_cast<double>(sum.steps),
               phase_breakdown(sum.phases, sum.seconds));
   }
+  if (!stop_event.empty()) metrics.write_event("stop", stop_event);
   return sum;
 }
 
