@@ -18,7 +18,6 @@
 #include "skyssl/core/log.hpp"
 #include "skyssl/dist/communicator.hpp"
 #include "skyssl/dist/consistency.hpp"
-#include "skyssl/dist/gather_ids.hpp"
 #include "skyssl/train/archive_source.hpp"
 #include "skyssl/train/checkpoint.hpp"
 #include "skyssl/train/device_plan.hpp"
@@ -128,9 +127,8 @@ int run(const cli_args& a, config cfg, dist::communicator& comm) {
   // Device, precision and backend checked together on every rank before any device work; Kokkos
   // starts on the rank's device (the index LibTorch and NCCL use too).
   kernels::ensure_initialized(train::plan_device(topts, comm).cuda_index);
-  train::archive_source source(
-      cfg, topts.seed, topts.global_batch, comm.rank(), comm.world(),
-      [&comm](const std::vector<std::int64_t>& mine) { return dist::all_gather_ids(comm, mine); });
+  train::archive_source source(cfg, topts.seed, topts.global_batch, comm.rank(), comm.world(),
+                               &comm);
   auto state = train::make_state(cfg, comm, source.channels(), source.steps_per_epoch());
   const auto eopts = train::eval_options_from(cfg, "eval");
   // Every key has been read by now: anything left is a typo or a key of another tool.

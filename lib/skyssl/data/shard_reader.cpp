@@ -1,5 +1,7 @@
 #include "skyssl/data/shard_reader.hpp"
 
+#include "skyssl/data/read_rows.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -88,6 +90,17 @@ std::vector<std::int64_t> shard_reader::rank_ids(std::int64_t epoch, std::int64_
   return ids;
 }
 
+std::vector<std::int64_t> shard_reader::global_batch_ids(std::int64_t epoch,
+                                                         std::int64_t step) const {
+  const epoch_plan plan(seed_, epoch, kept_.kept(), global_batch_);
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(global_batch_));
+  for (std::int64_t j = 0; j < global_batch_; ++j) {
+    const auto id = plan.at(step * global_batch_ + j);
+    ids[static_cast<std::size_t>(j)] = kept_.excluded().empty() ? id : kept_.id(id);
+  }
+  return ids;
+}
+
 torch::Tensor shard_reader::image_buffer(std::int64_t b) const {
   for (auto& t : pool_)
     if (t.use_count() == 1 && t.storage().use_count() == 1 && t.size(0) == b) return t;
@@ -100,88 +113,8 @@ torch::Tensor shard_reader::image_buffer(std::int64_t b) const {
 
 sample_batch shard_reader::read_batch(std::int64_t epoch, std::int64_t step) const {
   const auto ids = rank_ids(epoch, step);
-  const auto B = static_cast<std::int64_t>(ids.size());
-  const int C = archive_->channels();
-  const std::int64_t pix = static_cast<std::int64_t>(C) * archive_->height() * archive_->width();
-
-  // Read in sorted order (neighbouring ids coalesce), each row straight into its batch slot.
-  std::vector<std::int64_t> order(ids.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return ids[a] < ids[b]; });
-  std::vector<std::int64_t> sorted(ids.size());
-  for (std::size_t k = 0; k < order.size(); ++k)
-    sorted[k] = ids[static_cast<std::size_t>(order[k])];
-
-  sample_batch out;
-  out.epoch = epoch;
-  out.step = step;
-  out.ids = torch::empty({B}, torch::kInt64);
-  std::memcpy(out.ids.data_ptr<std::int64_t>(), ids.data(), ids.size() * sizeof(std::int64_t));
-  out.images = image_buffer(B);
-  out.ebv = torch::zeros({B}, torch::kFloat32);
-  out.psf_fwhm = torch::full({B, C}, std::numeric_limits<float>::quiet_NaN(), torch::kFloat32);
-
-  float* img = out.images.data_ptr<float>();
-  std::vector<float*> dst(sorted.size());
-  for (std::size_t k = 0; k < dst.size(); ++k) dst[k] = img + order[k] * pix;
-  const bool zero = opts_.nonfinite == nonfinite_policy::zero;
-  // Several reads in flight: contiguous shares of the sorted rows, one per thread.
-  const int T = static_cast<int>(std::min<std::int64_t>(opts_.read_threads, B));
-  std::vector<pixel_report> reports(static_cast<std::size_t>(std::max(T, 1)));
-  std::vector<std::exception_ptr> errors(reports.size());
-  auto part = [&](int t) {
-    const std::size_t lo =
-        sorted.size() * static_cast<std::size_t>(t) / static_cast<std::size_t>(T);
-    const std::size_t hi =
-        sorted.size() * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(T);
-    try {
-      reports[static_cast<std::size_t>(t)] =
-          archive_->read_images_into(sorted.data() + lo, hi - lo, dst.data() + lo, zero);
-    } catch (...) {
-      errors[static_cast<std::size_t>(t)] = std::current_exception();
-    }
-  };
-  std::vector<std::thread> helpers;
-  for (int t = 1; t < T; ++t) helpers.emplace_back(part, t);
-  part(0);
-  for (auto& h : helpers) h.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-  pixel_report rep;
-  for (const auto& r : reports) rep.merge(r);
-  if (rep.nonfinite > 0 && !zero) {
-    const std::int64_t id = rep.first_row;
-    const auto k = static_cast<std::size_t>(std::lower_bound(sorted.begin(), sorted.end(), id) -
-                                            sorted.begin());
-    const float v = dst[k][rep.first_pixel];
-    const auto& f = archive_->files()[static_cast<std::size_t>(archive_->file_of(id))];
-    const std::int64_t plane = archive_->height() * archive_->width();
-    const std::int64_t p = rep.first_pixel;
-    throw data_error(
-        fmt::format("archive file '{}', dataset 'images': sample {} (global id {}) has a {} pixel "
-                    "(band {}, y {}, x {}){}",
-                    f.path, id - f.first_row, id, std::isnan(v) ? "NaN" : "Inf",
-                    archive_->bands()[static_cast<std::size_t>(p / plane)],
-                    (p % plane) / archive_->width(), p % archive_->width(),
-                    opts_.nonfinite == nonfinite_policy::skip
-                        ? " although the start-up scan found none there (did the file change?)"
-                        : "; --set data.nonfinite=zero or =skip trains on such archives"));
-  }
-  out.nonfinite_pixels = rep.nonfinite;
-  std::vector<double> col(ids.size());
-  if (!ebv_name_.empty()) {
-    archive_->read_column_rows(ebv_name_, sorted, col.data());
-    float* e = out.ebv.data_ptr<float>();
-    for (std::size_t k = 0; k < order.size(); ++k) e[order[k]] = static_cast<float>(col[k]);
-  }
-  float* psf = out.psf_fwhm.data_ptr<float>();
-  for (int c = 0; c < C; ++c) {
-    if (psf_names_[static_cast<std::size_t>(c)].empty()) continue;
-    archive_->read_column_rows(psf_names_[static_cast<std::size_t>(c)], sorted, col.data());
-    for (std::size_t k = 0; k < order.size(); ++k)
-      psf[order[k] * C + c] = static_cast<float>(col[k]);
-  }
-  return out;
+  return read_rows(*archive_, ids, epoch, step, {opts_.nonfinite, opts_.read_threads},
+                   image_buffer(static_cast<std::int64_t>(ids.size())));
 }
 
 }  // namespace skyssl::data

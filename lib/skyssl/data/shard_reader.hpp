@@ -44,6 +44,10 @@ class shard_reader {
   const std::vector<std::int64_t>& skipped() const { return kept_.excluded(); }
   // The global ids of this rank's slice of (epoch, step), in batch order.
   std::vector<std::int64_t> rank_ids(std::int64_t epoch, std::int64_t step) const;
+  // The global ids of the whole global batch (epoch, step), in batch order (rank r's slice is
+  // [r B, (r+1) B)), skipped samples accounted for: what other ranks read, for shuffle BN
+  // "local" and the memory cache.
+  std::vector<std::int64_t> global_batch_ids(std::int64_t epoch, std::int64_t step) const;
 
  private:
   std::unique_ptr<archive> archive_;

@@ -5,8 +5,10 @@
 // nccl.h. See docs/distributed.md.
 #include <torch/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace skyssl {
 class config;
@@ -37,6 +39,10 @@ class runtime {
 struct options {
   std::string backend = "auto";  // dist.backend: mpi | nccl | auto | local
   double bucket_mb = 25.0;       // dist.bucket_mb: gradient bucket size
+  // dist.grad_sync: "bucketed" (all-reduces started from autograd hooks during backward,
+  // lib/dist's gradient_bucketer) or "flat" (one all-reduce of all gradients after backward).
+  // The default is the one measured faster in a real 2-rank step (docs/performance.md).
+  std::string grad_sync = "flat";
   std::int64_t check_every = 0;  // dist.check_every: steps between consistency checks (0: off)
   double timeout_s = 0.0;        // dist.timeout_s: collective watchdog (0: off, block forever)
 
@@ -73,6 +79,15 @@ class communicator {
   virtual torch::Tensor all_gather(const torch::Tensor& t) = 0;
   // In place, from root.
   virtual void broadcast(torch::Tensor& t, int root) = 0;
+  // Personalised exchange along dim 0: `send` holds, in rank order, send_rows[p] rows for rank
+  // p; the result holds, in rank order, recv_rows[p] rows from rank p (rows shaped like send's,
+  // same dtype). Every rank's send_rows[q] must equal rank q's recv_rows[me]. MPI backend:
+  // MPI_Alltoallv. The default throws dist_error naming the backend (NCCL: not implemented).
+  virtual torch::Tensor all_to_all(const torch::Tensor& send,
+                                   const std::vector<std::int64_t>& send_rows,
+                                   const std::vector<std::int64_t>& recv_rows);
+  // Ranks sharing this rank's node (MPI: MPI_COMM_TYPE_SHARED); 1 where unknown.
+  virtual int ranks_on_node() const { return 1; }
   virtual void barrier() = 0;
   // Take every rank down now with this message; never returns.
   [[noreturn]] virtual void abort(const std::string& message, int exit_code) = 0;

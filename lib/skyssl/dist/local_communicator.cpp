@@ -30,6 +30,18 @@ void local_communicator::broadcast(torch::Tensor& t, int root) {
     throw dist_error("broadcast (local): tensor must be defined and contiguous");
 }
 
+torch::Tensor local_communicator::all_to_all(const torch::Tensor& send,
+                                             const std::vector<std::int64_t>& send_rows,
+                                             const std::vector<std::int64_t>& recv_rows) {
+  if (send_rows.size() != 1 || recv_rows.size() != 1 || send_rows[0] != recv_rows[0] ||
+      send_rows[0] != send.size(0))
+    throw dist_error(fmt::format(
+        "all_to_all (local): a world of one sends its {} rows to itself (got send {} recv {})",
+        send.size(0), send_rows.empty() ? -1 : send_rows[0],
+        recv_rows.empty() ? -1 : recv_rows[0]));
+  return send.contiguous().clone();
+}
+
 void local_communicator::abort(const std::string& message, int exit_code) {
   log::write_error(message);
   std::fflush(stderr);

@@ -15,6 +15,8 @@ class local_communicator final : public communicator {
   torch::Tensor all_gather(const torch::Tensor& t) override;
   void broadcast(torch::Tensor& t, int root) override;
   void barrier() override {}
+  torch::Tensor all_to_all(const torch::Tensor& send, const std::vector<std::int64_t>& send_rows,
+                           const std::vector<std::int64_t>& recv_rows) override;
   [[noreturn]] void abort(const std::string& message, int exit_code) override;
 };
 

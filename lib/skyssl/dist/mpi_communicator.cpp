@@ -127,9 +127,14 @@ class done_op final : public pending_op {
 class mpi_communicator final : public communicator {
  public:
   mpi_communicator() {
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-    MPI_Comm_size(MPI_COMM_WORLD, &world_);
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &world_);
+    MPI_Comm node;
+    MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &on_node_);
+    MPI_Comm_free(&node);
   }
+  int ranks_on_node() const override { return on_node_; }
   std::string backend() const override { return "mpi"; }
   int rank() const override { return rank_; }
   int world() const override { return world_; }
@@ -145,11 +150,11 @@ class mpi_communicator final : public communicator {
       const int count = static_cast<int>(std::min<std::int64_t>(INT_MAX, n - off));
       void* ptr = static_cast<char*>(t.data_ptr()) + off * elem;
       if (timeout_s_ <= 0) {
-        check(MPI_Allreduce(MPI_IN_PLACE, ptr, count, mpi_type(t), MPI_SUM, MPI_COMM_WORLD),
+        check(MPI_Allreduce(MPI_IN_PLACE, ptr, count, mpi_type(t), MPI_SUM, comm_),
               "MPI_Allreduce");
       } else {
         MPI_Request req;
-        check(MPI_Iallreduce(MPI_IN_PLACE, ptr, count, mpi_type(t), MPI_SUM, MPI_COMM_WORLD, &req),
+        check(MPI_Iallreduce(MPI_IN_PLACE, ptr, count, mpi_type(t), MPI_SUM, comm_, &req),
               "MPI_Iallreduce");
         wait_request(req, timeout_s_, "all_reduce_sum (MPI_Iallreduce of " + describe(t) + ")");
       }
@@ -162,7 +167,7 @@ class mpi_communicator final : public communicator {
     if (world_ == 1) return std::make_unique<done_op>();
     MPI_Request req;
     check(MPI_Iallreduce(MPI_IN_PLACE, t.data_ptr(), checked_count(t, "start_all_reduce_sum"),
-                         mpi_type(t), MPI_SUM, MPI_COMM_WORLD, &req),
+                         mpi_type(t), MPI_SUM, comm_, &req),
           "MPI_Iallreduce");
     return std::make_unique<mpi_pending>(
         req, timeout_s_, "start_all_reduce_sum (MPI_Iallreduce of " + describe(t) + ")");
@@ -178,12 +183,12 @@ class mpi_communicator final : public communicator {
     const int count = checked_count(t, "all_gather");
     if (timeout_s_ <= 0) {
       check(MPI_Allgather(t.data_ptr(), count, mpi_type(t), out.data_ptr(), count, mpi_type(t),
-                          MPI_COMM_WORLD),
+                          comm_),
             "MPI_Allgather");
     } else {
       MPI_Request req;
       check(MPI_Iallgather(t.data_ptr(), count, mpi_type(t), out.data_ptr(), count, mpi_type(t),
-                           MPI_COMM_WORLD, &req),
+                           comm_, &req),
             "MPI_Iallgather");
       wait_request(req, timeout_s_, "all_gather (MPI_Iallgather of " + describe(t) + ")");
     }
@@ -196,22 +201,72 @@ class mpi_communicator final : public communicator {
       throw dist_error(fmt::format("broadcast: root {} outside world of {}", root, world_));
     const int count = checked_count(t, "broadcast");
     if (timeout_s_ <= 0) {
-      check(MPI_Bcast(t.data_ptr(), count, mpi_type(t), root, MPI_COMM_WORLD), "MPI_Bcast");
+      check(MPI_Bcast(t.data_ptr(), count, mpi_type(t), root, comm_), "MPI_Bcast");
     } else {
       MPI_Request req;
-      check(MPI_Ibcast(t.data_ptr(), count, mpi_type(t), root, MPI_COMM_WORLD, &req), "MPI_Ibcast");
+      check(MPI_Ibcast(t.data_ptr(), count, mpi_type(t), root, comm_, &req), "MPI_Ibcast");
       wait_request(req, timeout_s_, "broadcast (MPI_Ibcast of " + describe(t) + ")");
     }
   }
 
   void barrier() override {
     if (timeout_s_ <= 0) {
-      check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+      check(MPI_Barrier(comm_), "MPI_Barrier");
     } else {
       MPI_Request req;
-      check(MPI_Ibarrier(MPI_COMM_WORLD, &req), "MPI_Ibarrier");
+      check(MPI_Ibarrier(comm_, &req), "MPI_Ibarrier");
       wait_request(req, timeout_s_, "barrier (MPI_Ibarrier)");
     }
+  }
+
+  torch::Tensor all_to_all(const torch::Tensor& send_in, const std::vector<std::int64_t>& send_rows,
+                           const std::vector<std::int64_t>& recv_rows) override {
+    torch::Tensor send = send_in.contiguous();
+    require_cpu_contiguous(send, "all_to_all");
+    if (static_cast<int>(send_rows.size()) != world_ ||
+        static_cast<int>(recv_rows.size()) != world_)
+      throw dist_error(fmt::format("all_to_all: {} send and {} receive counts for a world of {}",
+                                   send_rows.size(), recv_rows.size(), world_));
+    std::vector<std::int64_t> shape(send.sizes().begin(), send.sizes().end());
+    if (shape.empty()) throw dist_error("all_to_all: a 0-d tensor has no rows");
+    const std::int64_t row = send.size(0) > 0 ? send.numel() / send.size(0) : [&] {
+      std::int64_t r = 1;
+      for (std::size_t d = 1; d < shape.size(); ++d) r *= shape[d];
+      return r;
+    }();
+    std::vector<int> sc(world_), sd(world_), rc(world_), rd(world_);
+    std::int64_t so = 0, ro = 0;
+    for (int p = 0; p < world_; ++p) {
+      const std::int64_t s_el = send_rows[p] * row, r_el = recv_rows[p] * row;
+      if (so + s_el > INT_MAX || ro + r_el > INT_MAX)
+        throw dist_error(
+            fmt::format("all_to_all: {} elements exceed the MPI count limit {} (smaller batches)",
+                        std::max(so + s_el, ro + r_el), INT_MAX));
+      sc[p] = static_cast<int>(s_el);
+      sd[p] = static_cast<int>(so);
+      rc[p] = static_cast<int>(r_el);
+      rd[p] = static_cast<int>(ro);
+      so += s_el;
+      ro += r_el;
+    }
+    if (so != send.numel())
+      throw dist_error(fmt::format("all_to_all: send counts add up to {} rows, the tensor has {}",
+                                   so / std::max<std::int64_t>(row, 1), send.size(0)));
+    shape[0] = ro / std::max<std::int64_t>(row, 1);
+    torch::Tensor out = torch::empty(shape, send.options());
+    const auto type = mpi_type(send);
+    if (timeout_s_ <= 0) {
+      check(MPI_Alltoallv(send.data_ptr(), sc.data(), sd.data(), type, out.data_ptr(), rc.data(),
+                          rd.data(), type, comm_),
+            "MPI_Alltoallv");
+    } else {
+      MPI_Request req;
+      check(MPI_Ialltoallv(send.data_ptr(), sc.data(), sd.data(), type, out.data_ptr(), rc.data(),
+                           rd.data(), type, comm_, &req),
+            "MPI_Ialltoallv");
+      wait_request(req, timeout_s_, "all_to_all (MPI_Ialltoallv of " + describe(send) + ")");
+    }
+    return out;
   }
 
   [[noreturn]] void abort(const std::string& message, int exit_code) override {
@@ -222,7 +277,8 @@ class mpi_communicator final : public communicator {
   }
 
  private:
-  int rank_ = 0, world_ = 1;
+  MPI_Comm comm_ = MPI_COMM_WORLD;
+  int rank_ = 0, world_ = 1, on_node_ = 1;
 };
 
 }  // namespace

@@ -20,7 +20,8 @@ runtime::runtime(int* argc, char*** argv) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
-    // FUNNELED: only the main thread calls MPI. Prefetch threads do plain I/O, and the
+    // FUNNELED: only the main thread calls MPI. Prefetch threads do plain I/O (data.cache =
+    // "memory" runs its all-to-all on the training thread too, see train/pipeline.hpp), and the
     // gradient bucketer starts MPI_Iallreduce from autograd hooks only when they run on the
     // thread that owns it (on CPU, LibTorch runs backward on the calling thread: checked by
     // tests/mpi/dist/test_bucketer.cpp); otherwise it defers the launch to finish().
@@ -59,6 +60,14 @@ class completed_op final : public pending_op {
 std::unique_ptr<pending_op> communicator::start_all_reduce_sum(torch::Tensor& t) {
   all_reduce_sum(t);
   return std::make_unique<completed_op>();
+}
+
+torch::Tensor communicator::all_to_all(const torch::Tensor&, const std::vector<std::int64_t>&,
+                                       const std::vector<std::int64_t>&) {
+  throw dist_error(fmt::format(
+      "all_to_all is not implemented for the {} backend (data.cache = \"memory\" needs it): use "
+      "dist.backend = \"mpi\" or data.cache = \"none\"",
+      backend()));
 }
 
 #ifndef SKYSSL_HAVE_NCCL
@@ -105,6 +114,10 @@ options options::from_config(const config& cfg) {
         fmt::format("dist.backend must be 'mpi', 'nccl', 'auto' or 'local', got '{}'", o.backend));
   o.bucket_mb = cfg.get_double("dist.bucket_mb", o.bucket_mb);
   check_positive("dist.bucket_mb", o.bucket_mb);
+  o.grad_sync = cfg.get_string("dist.grad_sync", o.grad_sync);
+  if (o.grad_sync != "bucketed" && o.grad_sync != "flat")
+    throw config_error(
+        fmt::format("dist.grad_sync must be 'bucketed' or 'flat', got '{}'", o.grad_sync));
   o.check_every = cfg.get_int("dist.check_every", o.check_every);
   if (o.check_every < 0)
     throw config_error(

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <chrono>
+
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/philox.hpp"
 
@@ -53,13 +55,20 @@ torch::Tensor info_nce(const torch::Tensor& logits) {
   return torch::nn::functional::cross_entropy(logits, labels);
 }
 
-void momentum_update(torch::nn::Module& key, const torch::nn::Module& query, double m) {
+void momentum_update(std::vector<torch::Tensor>& key, const std::vector<torch::Tensor>& query,
+                     double m) {
   torch::NoGradGuard no_grad;
-  auto kp = key.parameters(), qp = query.parameters();
-  if (kp.size() != qp.size())
+  if (key.size() != query.size())
     throw error(fmt::format("momentum update: key encoder has {} parameters, query encoder {}",
-                            kp.size(), qp.size()));
-  for (std::size_t i = 0; i < kp.size(); ++i) kp[i].mul_(m).add_(qp[i].detach(), 1.0 - m);
+                            key.size(), query.size()));
+  if (key.empty()) return;
+  torch::_foreach_mul_(key, m);
+  torch::_foreach_add_(key, query, 1.0 - m);
+}
+
+void momentum_update(torch::nn::Module& key, const torch::nn::Module& query, double m) {
+  auto kp = key.parameters();
+  momentum_update(kp, query.parameters(), m);
 }
 
 torch::Tensor encode_chunked(model::resnet& f, const torch::Tensor& x, std::int64_t group) {
@@ -90,6 +99,16 @@ torch::Tensor shuffle_permutation(std::uint64_t seed, std::int64_t epoch, std::i
   return perm;
 }
 
+std::vector<std::int64_t> key_positions(std::uint64_t seed, std::int64_t epoch, std::int64_t step,
+                                        std::int64_t local_batch, int rank, int world) {
+  if (world < 1 || rank < 0 || rank >= world || local_batch < 1)
+    throw error(fmt::format("key_positions: rank {} of {} with local batch {} is invalid", rank,
+                            world, local_batch));
+  const auto perm = shuffle_permutation(seed, epoch, step, local_batch * world);
+  const auto* p = perm.data_ptr<std::int64_t>() + rank * local_batch;
+  return {p, p + local_batch};
+}
+
 engine::engine(const model::resnet_options& model_opts, const moco_options& opts,
                std::int64_t local_batch, dist::communicator& comm, torch::Device device)
     : opts_(opts),
@@ -116,19 +135,26 @@ torch::Tensor engine::encode_keys(const torch::Tensor& view2, std::int64_t epoch
   torch::NoGradGuard no_grad;
   const int R = comm_.world(), r = comm_.rank();
   const std::int64_t B = view2.size(0);
-  if (!opts_.shuffle_bn && R == 1)
-    return l2_normalize(encode_chunked(encoder_k_, view2, bn_group_));
+  const auto mode = opts_.shuffle_bn;
+  if (mode == shuffle_mode::off) {
+    // Each rank its own images: only the keys travel.
+    auto k = l2_normalize(encode_chunked(encoder_k_, view2, bn_group_));
+    return R == 1 ? k : comm_.all_gather(k);
+  }
   // Shuffle BN: the key encoder's BN groups mix images from all ranks, so a query and its key
   // never share batch statistics (which would leak the positive through BN).
-  auto all = comm_.all_gather(view2.contiguous());
-  torch::Tensor perm;
-  if (opts_.shuffle_bn) {
-    perm = shuffle_permutation(opts_.seed, epoch, step, all.size(0)).to(all.device());
-    all = all.index_select(0, perm);
+  const auto perm = shuffle_permutation(opts_.seed, epoch, step, B * R).to(view2.device());
+  torch::Tensor mine;  // this rank's slice of the permuted global batch
+  if (mode == shuffle_mode::local) {
+    mine = view2;  // the input pipeline built it (key_positions)
+  } else if (R == 1) {
+    mine = view2.index_select(0, perm);
+  } else {
+    // gather: every rank receives every image, and encodes 1/R of them.
+    mine = comm_.all_gather(view2.contiguous()).index_select(0, perm.narrow(0, r * B, B));
   }
-  auto k = l2_normalize(encode_chunked(encoder_k_, all.narrow(0, r * B, B), bn_group_));
-  auto kg = comm_.all_gather(k.contiguous());
-  if (!opts_.shuffle_bn) return kg;
+  auto k = l2_normalize(encode_chunked(encoder_k_, mine, bn_group_));
+  auto kg = R == 1 ? k : comm_.all_gather(k);
   // kg[i] is the key of global sample perm[i].
   auto out = torch::empty_like(kg);
   out.index_copy_(0, perm, kg);
@@ -136,48 +162,72 @@ torch::Tensor engine::encode_keys(const torch::Tensor& view2, std::int64_t epoch
 }
 
 engine::forward_out engine::forward(const torch::Tensor& view1, const torch::Tensor& view2,
-                                    std::int64_t epoch, std::int64_t step,
-                                    bool update_key_encoder) {
+                                    std::int64_t epoch, std::int64_t step, bool update_key_encoder,
+                                    step_times* times) {
+  using clock = std::chrono::steady_clock;
+  auto t = clock::now();
+  auto lap = [&t](double* slot) {
+    const auto now = clock::now();
+    if (slot) *slot += std::chrono::duration<double>(now - t).count();
+    t = now;
+  };
+  step_times unused;
+  step_times& st = times ? *times : unused;
   if (view1.size(0) != local_batch_ || view2.size(0) != local_batch_)
     throw error(fmt::format("moco step: views have {} and {} rows, expected the local batch {}",
                             view1.size(0), view2.size(0), local_batch_));
   auto v1 = view1.to(device_), v2 = view2.to(device_);
+  lap(&st.to_device);
   auto q = l2_normalize(encode_chunked(encoder_q_, v1, bn_group_));
+  lap(&st.query_forward);
   if (update_key_encoder) momentum_update(*encoder_k_, *encoder_q_, opts_.m);
   forward_out out;
   out.keys_global = encode_keys(v2, epoch, step);
   auto k = out.keys_global.narrow(0, comm_.rank() * local_batch_, local_batch_);
+  lap(&st.key_path);
   // The queue is read here and only overwritten by enqueue() after backward: the snapshot is
   // the queue before this step's keys.
   out.logits = moco_logits(q, k, queue_.keys(), opts_.T);
   out.loss = info_nce(out.logits);
+  lap(&st.loss);
   return out;
 }
 
 torch::Tensor engine::loss(const torch::Tensor& view1, const torch::Tensor& view2,
                            std::int64_t epoch, std::int64_t step) {
   torch::NoGradGuard no_grad;
-  return forward(view1, view2, epoch, step, false).loss;
+  return forward(view1, view2, epoch, step, false, nullptr).loss;
 }
 
 step_result engine::train_step(const torch::Tensor& view1, const torch::Tensor& view2,
                                std::int64_t epoch, std::int64_t step,
                                torch::optim::Optimizer& opt) {
+  using clock = std::chrono::steady_clock;
+  step_result r;
   encoder_q_->train();
   encoder_k_->train();
   opt.zero_grad();
-  auto out = forward(view1, view2, epoch, step, true);
+  auto out = forward(view1, view2, epoch, step, true, &r.times);
+  auto t = clock::now();
+  auto lap = [&t](double& slot) {
+    const auto now = clock::now();
+    slot += std::chrono::duration<double>(now - t).count();
+    t = now;
+  };
   out.loss.backward();
+  lap(r.times.backward);
   std::vector<torch::Tensor> grads;
   for (auto& p : encoder_q_->parameters())
     if (p.grad().defined()) grads.push_back(p.mutable_grad());
   reducer_(grads);
+  lap(r.times.grad_sync);
   opt.step();
+  lap(r.times.optimizer);
   queue_.enqueue(out.keys_global);
-  step_result r;
   r.loss = out.loss.item<double>();
   r.acc1 = out.logits.argmax(1).eq(0).to(torch::kFloat64).mean().item<double>();
   r.logits = out.logits.detach();
+  lap(r.times.enqueue);
   return r;
 }
 

@@ -26,10 +26,24 @@ namespace skyssl::moco {
 using gradient_reducer = std::function<void(std::vector<torch::Tensor>& grads)>;
 gradient_reducer flat_all_reduce_mean(dist::communicator& comm);
 
+// Wall seconds of the parts of one train_step on this rank (host clock: with CUDA tensors a
+// phase ends when its work is queued, except where the step synchronises).
+struct step_times {
+  double to_device = 0;      // views to the encoders' device
+  double query_forward = 0;  // encoder_q + head + normalise
+  double key_path = 0;       // momentum update, shuffle, key forward, key all-gather, unshuffle
+  double loss = 0;           // logits against the queue, cross-entropy
+  double backward = 0;       // loss.backward() (a bucketed reducer overlaps its all-reduces)
+  double grad_sync = 0;      // the gradient reducer: flat all-reduce, or waiting for buckets
+  double optimizer = 0;      // opt.step()
+  double enqueue = 0;        // queue write, loss and accuracy read back
+};
+
 struct step_result {
   double loss = 0;       // mean over this rank's batch
   double acc1 = 0;       // fraction of rows whose positive has the top logit (this rank)
   torch::Tensor logits;  // (B, 1 + K) of this rank, detached: for golden tests and diagnostics
+  step_times times;
 };
 
 // Pieces of the step, exposed for tests.
@@ -39,12 +53,22 @@ torch::Tensor moco_logits(const torch::Tensor& q, const torch::Tensor& k,
 // Cross entropy with label 0, mean over rows.
 torch::Tensor info_nce(const torch::Tensor& logits);
 // key = m * key + (1 - m) * query, parameters only (BN buffers stay the key encoder's own).
+// Two multi-tensor ops over all parameters (torch::_foreach_mul_ / _foreach_add_), same
+// arithmetic as the per-tensor mul_ then add_.
 void momentum_update(torch::nn::Module& key, const torch::nn::Module& query, double m);
+void momentum_update(std::vector<torch::Tensor>& key, const std::vector<torch::Tensor>& query,
+                     double m);
 // Runs `x` through `f` in chunks of `group` rows (BatchNorm statistics per chunk).
 torch::Tensor encode_chunked(model::resnet& f, const torch::Tensor& x, std::int64_t group);
 // Permutation of [0, n) from Philox keyed (seed, epoch, sample = step, purpose shuffle_bn).
 torch::Tensor shuffle_permutation(std::uint64_t seed, std::int64_t epoch, std::int64_t step,
                                   std::int64_t n);
+// Under shuffle_bn = local: the positions in the global batch (0 <= p < G = local_batch x
+// world) whose view-2 images rank `rank` encodes, in the order it encodes them: positions
+// perm[rank*B, (rank+1)*B) of shuffle_permutation(seed, epoch, step, G). Its input pipeline
+// reads and augments those samples and hands their view 2 to train_step.
+std::vector<std::int64_t> key_positions(std::uint64_t seed, std::int64_t epoch, std::int64_t step,
+                                        std::int64_t local_batch, int rank, int world);
 
 class engine {
  public:
@@ -55,7 +79,9 @@ class engine {
          std::int64_t local_batch, dist::communicator& comm, torch::Device device = torch::kCPU);
 
   // One step: forward, loss, backward, gradient average, optimiser step (over the query
-  // encoder's parameters), enqueue. `step` is a counter unique within the epoch.
+  // encoder's parameters), enqueue. `step` is a counter unique within the epoch. view2 is this
+  // rank's own view-2 batch, except under shuffle_bn = local where it holds the view-2 images
+  // of the samples at key_positions(seed, epoch, step, B, rank, world) of the global batch.
   step_result train_step(const torch::Tensor& view1, const torch::Tensor& view2, std::int64_t epoch,
                          std::int64_t step, torch::optim::Optimizer& opt);
 
@@ -83,7 +109,7 @@ class engine {
     torch::Tensor loss, logits, keys_global;
   };
   forward_out forward(const torch::Tensor& view1, const torch::Tensor& view2, std::int64_t epoch,
-                      std::int64_t step, bool update_key_encoder);
+                      std::int64_t step, bool update_key_encoder, step_times* times);
   torch::Tensor encode_keys(const torch::Tensor& view2, std::int64_t epoch, std::int64_t step);
 
   moco_options opts_;

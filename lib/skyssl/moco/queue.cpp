@@ -25,9 +25,39 @@ moco_options moco_options_from(const skyssl::config& cfg, const std::string& s,
   if (o.bn_group < 0)
     throw config_error(
         fmt::format("{}.bn_group must be >= 0 (0 = per-rank batch), got {}", s, o.bn_group));
-  o.shuffle_bn = cfg.get_bool(s + ".shuffle_bn", o.shuffle_bn);
+  if (cfg.has(s + ".shuffle_bn")) {
+    std::string mode;
+    try {
+      mode = cfg.get_string(s + ".shuffle_bn", "gather");
+    } catch (const config_error&) {  // a TOML boolean (configs written before the three modes)
+      mode = cfg.get_bool(s + ".shuffle_bn", true) ? "gather" : "off";
+    }
+    o.shuffle_bn = parse_shuffle_mode(s + ".shuffle_bn", mode);
+  } else {
+    cfg.get_string(s + ".shuffle_bn", to_string(o.shuffle_bn));  // recorded in the resolved config
+  }
   o.seed = seed;
   return o;
+}
+
+shuffle_mode parse_shuffle_mode(const std::string& key, const std::string& value) {
+  if (value == "gather") return shuffle_mode::gather;
+  if (value == "local") return shuffle_mode::local;
+  if (value == "off") return shuffle_mode::off;
+  throw config_error(
+      fmt::format("{} must be \"gather\", \"local\" or \"off\", got \"{}\"", key, value));
+}
+
+const char* to_string(shuffle_mode m) {
+  switch (m) {
+    case shuffle_mode::gather:
+      return "gather";
+    case shuffle_mode::local:
+      return "local";
+    case shuffle_mode::off:
+      return "off";
+  }
+  return "?";
 }
 
 void check_queue_fits(std::int64_t K, std::int64_t global_batch) {

@@ -1,13 +1,16 @@
 #pragma once
 // The real input: this rank's slice of each global batch read by lib/data's shard_reader
 // (config section [data]) and augmented into two views by kernels/ (section [augment]).
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
-#include <vector>
+#include <mutex>
 
 #include "kernels/augment_config.hpp"
 #include "kernels/view_pool.hpp"
+#include "skyssl/data/read_rows.hpp"
 #include "skyssl/train/pipeline.hpp"
 
 namespace skyssl {
@@ -15,6 +18,11 @@ class config;
 }
 namespace skyssl::data {
 class shard_reader;
+class memory_cache;
+struct sample_batch;
+}  // namespace skyssl::data
+namespace skyssl::dist {
+class communicator;
 }
 
 namespace skyssl::train {
@@ -26,12 +34,12 @@ struct eval_views {
 
 class archive_source final : public view_source {
  public:
-  // `exchange` shares data.nonfinite = "skip"'s start-up scan between the ranks (a collective;
-  // see data::shard_reader); without it every rank scans the whole archive.
+  // With data.cache = "memory" the rows come from the ranks' memory (data/memory_cache.hpp):
+  // `comm` (required then) exchanges them, and this constructor reads this rank's share.
+  // `comm` also shares data.nonfinite = "skip"'s start-up scan between the ranks (without it
+  // every rank scans the whole archive).
   archive_source(const skyssl::config& cfg, std::uint64_t seed, std::int64_t global_batch, int rank,
-                 int world,
-                 const std::function<std::vector<std::int64_t>(const std::vector<std::int64_t>&)>&
-                     exchange = {});
+                 int world, dist::communicator* comm = nullptr);
   // data.nonfinite = "skip": samples left out of every epoch.
   std::int64_t skipped_samples() const;
   ~archive_source() override;
@@ -39,6 +47,13 @@ class archive_source final : public view_source {
   int channels() const override;
   void start(std::int64_t epoch, std::int64_t step) override;
   view_batch next() override;
+  // local: next() also reads and augments the samples of this rank's slice of the permuted
+  // global batch that are not in its own slice, and hands their view 2 out as view2.
+  void set_key_views(moco::shuffle_mode mode, std::uint64_t shuffle_seed) override;
+  bool exchanges_on_main_thread() const override { return cache_ != nullptr; }
+  // data.cache = memory: the all-to-all that brings this rank the rows of batch (epoch, step)
+  // (its slice, and under shuffle_bn = local the key samples it lacks) from their owners.
+  void main_thread_exchange(std::int64_t epoch, std::int64_t step) override;
   // This rank's share of `steps` global batches of epoch `epoch` (not used by training).
   eval_views eval(std::int64_t epoch, std::int64_t steps);
   const kernels::augment_config& augment() const { return augment_; }
@@ -47,6 +62,32 @@ class archive_source final : public view_source {
   std::unique_ptr<data::shard_reader> reader_;
   kernels::augment_config augment_;
   std::uint64_t seed_;
+  std::int64_t global_batch_;
+  int rank_, world_;
+  data::read_rows_options read_opts_;
+  moco::shuffle_mode key_views_ = moco::shuffle_mode::gather;
+  std::uint64_t shuffle_seed_ = 0;
+  // The ids, in order, of the samples rank `r` needs for batch (epoch, step): its slice, then
+  // under shuffle_bn = local the key samples outside it (key_views' order).
+  std::vector<std::int64_t> needed_ids(std::int64_t epoch, std::int64_t step, int r,
+                                       const torch::Tensor& perm) const;
+  using fetch_fn = std::function<data::sample_batch(const std::vector<std::int64_t>& ids)>;
+  torch::Tensor key_views(const data::sample_batch& own, const torch::Tensor& own_view2,
+                          const fetch_fn& fetch, double* read_s, double* augment_s);
+
+  // data.cache = memory
+  dist::communicator* comm_ = nullptr;
+  std::unique_ptr<data::memory_cache> cache_;
+  struct exchanged {
+    std::int64_t epoch = 0, step = 0;
+    std::vector<std::int64_t> ids;  // needed_ids(epoch, step, rank)
+    torch::Tensor rows;             // ids.size() x row_floats, in ids order
+  };
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<exchanged> mailbox_;
+  bool closed_ = false;
+  std::int64_t expect_epoch_ = 0, expect_step_ = 0;
   // The batch being trained on, up to train.prefetch (<= 2) queued and the one being built.
   kernels::view_pool outputs_{4};
 };

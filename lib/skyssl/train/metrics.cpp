@@ -31,6 +31,9 @@ void metrics_writer::write(const step_record& r) {
                       {"nonfinite_pixels", r.nonfinite_pixels},
                       {"elapsed_s", r.elapsed_s},
                       {"eta_s", r.eta_s}};
+  nlohmann::json ph = nlohmann::json::object();
+  for (int i = 0; i < phase_count; ++i) ph[phase_name(i)] = r.phases.s[static_cast<std::size_t>(i)];
+  j["phases"] = ph;
   out_ << j.dump() << '\n';
   out_.flush();  // a killed job keeps every record written so far
 }
@@ -39,6 +42,20 @@ void metrics_writer::write_event(const std::string& name, const std::string& jso
   if (!enabled_) return;
   auto j = nlohmann::json::parse(json_object);
   j["event"] = name;
+  out_ << j.dump() << '\n';
+  out_.flush();
+}
+
+void metrics_writer::write_summary(std::int64_t steps, double seconds,
+                                   const phase_times& per_step) {
+  if (!enabled_) return;
+  nlohmann::json ph = nlohmann::json::object();
+  for (int i = 0; i < phase_count; ++i) ph[phase_name(i)] = per_step.s[static_cast<std::size_t>(i)];
+  nlohmann::json j = {{"event", "summary"},
+                      {"steps", steps},
+                      {"seconds", seconds},
+                      {"step_s", steps > 0 ? seconds / static_cast<double>(steps) : 0.0},
+                      {"phases", ph}};
   out_ << j.dump() << '\n';
   out_.flush();
 }

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <string>
 
+#include "skyssl/train/phase_timer.hpp"
+
 namespace skyssl::train {
 
 struct step_record {
@@ -22,6 +24,7 @@ struct step_record {
   std::int64_t nonfinite_pixels = 0;  // NaN/Inf input pixels set to 0 over the interval, all ranks
   double elapsed_s = 0;
   double eta_s = 0;
+  phase_times phases;  // seconds per step, mean over the interval and over ranks
 };
 
 class metrics_writer {
@@ -31,6 +34,9 @@ class metrics_writer {
   void write(const step_record& r);
   // A free-form record ("event": name, plus a JSON object given as text).
   void write_event(const std::string& name, const std::string& json_object);
+  // The end-of-run summary: {"event": "summary", "steps", "seconds", "step_s", "phases": {...
+  // seconds per step}} (rank 0's).
+  void write_summary(std::int64_t steps, double seconds, const phase_times& per_step);
   const std::filesystem::path& path() const { return path_; }
 
  private:

@@ -45,6 +45,15 @@ view_batch pipeline::next() {
   throw error("input pipeline: asked for a batch past the end of the planned steps");
 }
 
+void view_source::set_key_views(moco::shuffle_mode mode, std::uint64_t) {
+  if (mode == moco::shuffle_mode::local)
+    throw config_error(
+        "moco.shuffle_bn = \"local\" needs an input that can read any sample of the global "
+        "batch (the archive source); this input cannot: use \"gather\"");
+}
+
+void view_source::main_thread_exchange(std::int64_t, std::int64_t) {}
+
 tensor_source::tensor_source(torch::Tensor view1, torch::Tensor view2, std::int64_t local_batch)
     : view1_(std::move(view1)), view2_(std::move(view2)), batch_(local_batch) {
   if (batch_ < 1 || view1_.size(0) % batch_ != 0 || view1_.sizes() != view2_.sizes())

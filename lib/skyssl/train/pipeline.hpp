@@ -9,6 +9,8 @@
 
 #include "skyssl/core/bounded_queue.hpp"
 
+#include "skyssl/moco/options.hpp"
+
 namespace skyssl::train {
 
 // Two augmented views of this rank's slice of one global batch.
@@ -16,8 +18,12 @@ struct view_batch {
   std::int64_t epoch = 0;
   std::int64_t step = 0;  // within the epoch
   torch::Tensor ids;      // (B) int64 global sample ids
+  // view2 is this rank's own view 2, or under moco.shuffle_bn = local the view-2 images of its
+  // slice of the permuted global batch (moco::key_positions), which is what the engine encodes.
   torch::Tensor view1, view2;
   std::int64_t nonfinite_pixels = 0;  // NaN/Inf input pixels set to 0 (data.nonfinite = "zero")
+  double read_s = 0;                  // seconds the source waited for the raw samples of this batch
+  double augment_s = 0;               // seconds it spent augmenting them
 };
 
 // Where batches come from. Implementations: archive_source (lib/data + kernels/) and
@@ -30,6 +36,16 @@ class view_source {
   // Position the source at (epoch, step); next() then returns that batch.
   virtual void start(std::int64_t epoch, std::int64_t step) = 0;
   virtual view_batch next() = 0;
+  // Which view-2 images next() hands out (see view_batch). The default accepts gather and off
+  // (own view 2) and refuses local with a config_error naming moco.shuffle_bn.
+  virtual void set_key_views(moco::shuffle_mode mode, std::uint64_t shuffle_seed);
+  // Sources whose batches need a collective between ranks (data.cache = memory's all-to-all)
+  // run it on the training thread, the one that calls MPI: the trainer calls
+  // main_thread_exchange for every batch, in order, up to prefetch + 1 batches before the
+  // pipeline thread asks next() for it (so every rank runs the same exchanges whatever the
+  // threads' timing). Default: no exchange.
+  virtual bool exchanges_on_main_thread() const { return false; }
+  virtual void main_thread_exchange(std::int64_t epoch, std::int64_t step);
 };
 
 class pipeline {

@@ -181,7 +181,8 @@ const std::vector<std::string>& resumable_keys() {
   static const std::vector<std::string> keys = {
       "train.epochs", "train.max_steps", "train.log_every", "train.threads", "train.prefetch",
       "checkpoint.", "eval.", "dist.", "data.path", "data.prefetch", "moco.bn_group",
-      "data.read_threads", "data.direct_reads",
+      "data.read_threads", "data.direct_reads", "data.cache",
+      "data.cache_limit_gb",  // data.cache gives the same bits either way
       // The checkpoint's weights replace the init file's; checkpoints from before the key
       // existed stay resumable.
       "train.init_weights"};

@@ -49,7 +49,8 @@ train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int 
   s.moco_opts = moco::moco_options_from(cfg, "moco", s.opts.seed);
   s.model_opts.head_dim = static_cast<int>(s.moco_opts.dim);
   s.steps_per_epoch = steps_per_epoch;
-  s.check_every = dist::options::from_config(cfg).check_every;
+  const auto dopts = dist::options::from_config(cfg);
+  s.check_every = dopts.check_every;
   s.schedule = make_lr_schedule(s.opts, steps_per_epoch);
   s.checkpointing = checkpoint_options_from(cfg, "checkpoint");
   if (s.opts.threads > 0) torch::set_num_threads(static_cast<int>(s.opts.threads));
@@ -75,9 +76,10 @@ train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int 
                                                     torch::optim::SGDOptions(s.opts.peak_lr())
                                                         .momentum(s.opts.momentum)
                                                         .weight_decay(s.opts.weight_decay));
-  if (comm.world() > 1) {
+  if (comm.world() > 1 && dopts.grad_sync == "bucketed") {
     // Overlaps the all-reduce with backward; the engine calls finish() where it would reduce.
-    const double bucket_mb = dist::options::from_config(cfg).bucket_mb;
+    // (flat: the engine's default reducer, one all-reduce after backward.)
+    const double bucket_mb = dopts.bucket_mb;
     s.grad_sync = std::make_unique<dist::gradient_bucketer>(comm, s.moco->encoder_q()->parameters(),
                                                             bucket_mb);
     auto* sync = s.grad_sync.get();
@@ -142,6 +144,8 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
   auto t_interval = t_start, t_checkpoint = t_start;
   double wait_at_interval = 0;
   std::int64_t nonfinite_interval = 0;  // data.nonfinite = "zero": pixels zeroed on this rank
+  double checkpoint_seconds_before = 0;
+  std::string stop_event;
   auto checkpoint = [&](bool synchronous) {
     const auto t0 = clock_type::now();
     checkpoint_data c = snapshot_state(s, comm);
@@ -156,13 +160,36 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
     sum.checkpoint_seconds += since(t0);
     t_checkpoint = clock_type::now();
   };
+  source.set_key_views(s.moco_opts.shuffle_bn, s.moco_opts.seed);
+  // data.cache = memory: the rows of batch k are exchanged here, on this thread, `ahead`
+  // batches before the pipeline thread can ask for them (pipeline.hpp: at most prefetch + 1 in
+  // flight), so every rank runs the same exchanges in the same order.
+  const bool exchanges = source.exchanges_on_main_thread();
+  const std::int64_t ahead = std::max<std::int64_t>(1, o.prefetch) + 1;
+  const std::int64_t first_epoch = s.epoch, first_step = s.step;
+  auto exchange = [&](std::int64_t k) {  // the k-th batch of this call
+    const std::int64_t at = first_step + k;
+    source.main_thread_exchange(first_epoch + at / spe, at % spe);
+  };
+  if (exchanges)
+    for (std::int64_t k = 0; k < std::min(ahead, remaining); ++k) exchange(k);
   pipeline pipe(source, s.epoch, s.step, remaining, static_cast<int>(o.prefetch));
+  // Phases of the steps since the last metrics record (timing only: not checkpointed).
+  phase_times interval_phases;
+  std::int64_t interval_phase_steps = 0;
   for (std::int64_t i = 0; i < remaining; ++i) {
+    const auto t_step = clock_type::now();
+    phase_times ph;
     const double lr = s.schedule.at(s.global_step);
     set_lr(*s.optimizer, lr);
     view_batch b = pipe.next();
     nonfinite_interval += b.nonfinite_pixels;
+    if (exchanges && i + ahead < remaining) exchange(i + ahead);
+    ph[phase::read_wait] = since(t_step);
+    ph[phase::read] = b.read_s;
+    ph[phase::augment] = b.augment_s;
     const auto r = s.moco->train_step(b.view1, b.view2, b.epoch, b.step, *s.optimizer);
+    ph.add(r.times);
     if (!std::isfinite(r.loss))
       throw error(
           fmt::format("loss is {} at epoch {} step {}: lower train.base_lr or check the "
@@ -195,13 +222,23 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
       dist::check_consistent(comm, {s.moco->queue().keys(), torch::tensor({s.moco->queue().ptr()})},
                              "queue", s.global_step, {"keys", "ptr"});
     }
-    if (s.global_step % o.log_every == 0 || i + 1 == remaining) {
+    const bool record_due = s.global_step % o.log_every == 0 || i + 1 == remaining;
+    const auto t_tail = clock_type::now();  // what follows counts as this step's tail
+    if (record_due) {
+      // This step's phases so far count in the record that closes with it.
+      ph[phase::other] = std::max(
+          0.0, std::chrono::duration<double>(t_tail - t_step).count() - ph.main_thread_sum());
+      interval_phases += ph;
+      ++interval_phase_steps;
+      sum.phases += ph;
       // Averages over all ranks: the record is the same whatever the rank count.
       const auto n = static_cast<double>(s.interval.steps);
-      auto t = torch::tensor(
-          {s.interval.loss / n, s.interval.acc1 / n, (pipe.wait_seconds() - wait_at_interval) / n,
-           static_cast<double>(nonfinite_interval) * comm.world()},
-          torch::kFloat64);
+      const auto np = static_cast<double>(std::max<std::int64_t>(1, interval_phase_steps));
+      std::vector<double> vals = {s.interval.loss / n, s.interval.acc1 / n,
+                                  (pipe.wait_seconds() - wait_at_interval) / n,
+                                  static_cast<double>(nonfinite_interval) * comm.world()};
+      for (double x : interval_phases.s) vals.push_back(x / np);
+      auto t = torch::tensor(vals, torch::kFloat64);
       t = t.to(device);
       comm.all_reduce_mean(t);
       t = t.cpu();
@@ -215,6 +252,8 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
       rec.data_wait_s = t[2].item<double>();
       rec.nonfinite_pixels = std::llround(t[3].item<double>());  // mean x world = sum
       nonfinite_interval = 0;
+      for (int k = 0; k < phase_count; ++k)
+        rec.phases.s[static_cast<std::size_t>(k)] = t[4 + k].item<double>();
       rec.lr = lr;
       const double dt = since(t_interval);
       rec.step_s = dt / n;
@@ -225,6 +264,8 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
       metrics.write(rec);
       log::info("{}", progress_line(rec));
       s.interval = {};
+      interval_phases = {};
+      interval_phase_steps = 0;
       wait_at_interval = pipe.wait_seconds();
       t_interval = clock_type::now();
     }
@@ -243,20 +284,44 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
       if (d.stop_signal != 0 && !last) {
         sum.stop_signal = d.stop_signal;
         sum.steps = i + 1;
-        metrics.write_event(
-            "stop",
-            fmt::format(R"({{"step": {}, "signal": "{}", "checkpoint": "{}"}})", s.global_step,
-                        d.stop_signal == SIGINT ? "SIGINT" : "SIGUSR1/SIGTERM",
-                        checkpoint_name(s.global_step)));
-        break;
+        // Written after the summary: the stop stays the run's last record.
+        stop_event = fmt::format(
+            R"({{"step": {}, "signal": "{}", "checkpoint": "{}"}})", s.global_step,
+            d.stop_signal == SIGINT ? "SIGINT" : "SIGUSR1/SIGTERM", checkpoint_name(s.global_step));
       }
     } else if (step_due || d.time_due) {
       checkpoint(/*synchronous=*/false);
     }
+    // Steps closed by a record were counted there; their tail (the record itself, agreement,
+    // checkpoint) goes to the next interval.
+    phase_times tail;
+    const double ck = sum.checkpoint_seconds - checkpoint_seconds_before;
+    checkpoint_seconds_before = sum.checkpoint_seconds;
+    if (record_due) {
+      tail[phase::checkpoint] = ck;
+      tail[phase::other] = std::max(0.0, since(t_tail) - ck);
+    } else {
+      tail = ph;
+      tail[phase::checkpoint] = ck;
+      tail[phase::other] = std::max(0.0, since(t_step) - tail.main_thread_sum());
+      ++interval_phase_steps;
+    }
+    interval_phases += tail;
+    sum.phases += tail;
     sum.steps = i + 1;
+    if (d.stop_signal != 0 && !last) break;
   }
   sum.seconds = since(t_start);
   sum.wait_seconds = pipe.wait_seconds();
+  if (sum.steps > 0) {
+    phase_times per_step = sum.phases;
+    for (auto& x : per_step.s) x /= static_cast<double>(sum.steps);
+    metrics.write_summary(sum.steps, sum.seconds, per_step);
+    log::info("where the time went ({} steps, {:.3f} s per step): {}", sum.steps,
+              sum.seconds / static_cast<double>(sum.steps),
+              phase_breakdown(sum.phases, sum.seconds));
+  }
+  if (!stop_event.empty()) metrics.write_event("stop", stop_event);
   return sum;
 }
 

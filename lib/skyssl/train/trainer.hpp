@@ -13,6 +13,7 @@
 #include "skyssl/moco/engine.hpp"
 #include "skyssl/train/checkpoint.hpp"
 #include "skyssl/train/options.hpp"
+#include "skyssl/train/phase_timer.hpp"
 #include "skyssl/train/pipeline.hpp"
 
 namespace torch::optim {
@@ -72,6 +73,7 @@ struct run_summary {
   int stop_signal = 0;  // the signal that stopped the run early (0: ran to the end)
   std::int64_t checkpoints = 0;
   double checkpoint_seconds = 0;  // training-thread time spent on snapshots and waiting for writes
+  phase_times phases;             // this rank's, summed over the run's steps
 };
 
 // Trains from state.epoch/state.step to the end (train.epochs, or train.max_steps in total),

@@ -39,7 +39,7 @@ TEST_CASE("MoCo v2 step: logits, loss, gradients, weights and queue match the re
   o.T = 0.2;
   o.dim = 16;
   o.bn_group = 4;
-  o.shuffle_bn = true;
+  o.shuffle_bn = moco::shuffle_mode::gather;
   o.seed = 5;
   torch::manual_seed(3);
   dist::local_communicator comm;

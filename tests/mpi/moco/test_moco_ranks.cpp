@@ -40,7 +40,7 @@ moco::moco_options small_moco() {
   o.T = 0.2;
   o.dim = 16;
   o.bn_group = B;
-  o.shuffle_bn = true;
+  o.shuffle_bn = moco::shuffle_mode::gather;
   o.seed = 11;
   return o;
 }

@@ -1,7 +1,9 @@
 #include "tests/support/torch_doctest.hpp"
 
+#include <algorithm>
 #include <cmath>
 
+#include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/dist/local_communicator.hpp"
 #include "skyssl/moco/engine.hpp"
@@ -99,6 +101,12 @@ TEST_CASE("momentum update follows k = m k + (1 - m) q on parameters only") {
   for (std::size_t i = 0; i < kp.size(); ++i) CHECK(same(kp[i], 0.9 * k0[i] + 0.1 * q0[i], 1e-6));
   auto kb = k->buffers();
   for (std::size_t i = 0; i < kb.size(); ++i) CHECK(torch::equal(kb[i], kb0[i]));
+  // The multi-tensor update is the per-tensor mul_ then add_, bit for bit.
+  std::vector<torch::Tensor> k1;
+  for (auto& p : kp) k1.push_back(p.detach().clone());
+  momentum_update(*k, *q, 0.9);
+  for (std::size_t i = 0; i < kp.size(); ++i)
+    CHECK(torch::equal(kp[i], k1[i].mul_(0.9).add_(q0[i], 1.0 - 0.9)));
 }
 
 TEST_CASE("shuffle permutation: a permutation, keyed by (seed, epoch, step)") {
@@ -108,6 +116,42 @@ TEST_CASE("shuffle permutation: a permutation, keyed by (seed, epoch, step)") {
   CHECK(!torch::equal(p, shuffle_permutation(5, 1, 3, 64)));
   CHECK(!torch::equal(p, shuffle_permutation(5, 2, 2, 64)));
   CHECK(!torch::equal(p, torch::arange(64, torch::kLong)));
+}
+
+TEST_CASE("key positions: the ranks' slices of the permutation, covering the global batch") {
+  const auto perm = shuffle_permutation(5, 1, 2, 16);
+  std::vector<std::int64_t> all;
+  for (int r = 0; r < 4; ++r) {
+    const auto pos = key_positions(5, 1, 2, 4, r, 4);
+    REQUIRE(pos.size() == 4);
+    for (std::size_t j = 0; j < 4; ++j)
+      CHECK(pos[j] == perm[r * 4 + static_cast<int>(j)].item<std::int64_t>());
+    all.insert(all.end(), pos.begin(), pos.end());
+  }
+  std::sort(all.begin(), all.end());
+  for (std::int64_t i = 0; i < 16; ++i) CHECK(all[static_cast<std::size_t>(i)] == i);
+  CHECK_THROWS_AS(key_positions(5, 1, 2, 4, 4, 4), error);
+}
+
+TEST_CASE("moco.shuffle_bn: gather | local | off, older booleans, a clear error otherwise") {
+  auto parse = [](const std::string& v) {
+    auto cfg = config::from_string("[moco]\nshuffle_bn = " + v + "\n", "test");
+    return moco_options_from(cfg, "moco", 1).shuffle_bn;
+  };
+  CHECK(parse("\"gather\"") == shuffle_mode::gather);
+  CHECK(parse("\"local\"") == shuffle_mode::local);
+  CHECK(parse("\"off\"") == shuffle_mode::off);
+  CHECK(parse("true") == shuffle_mode::gather);
+  CHECK(parse("false") == shuffle_mode::off);
+  CHECK(moco_options_from(config::from_string("", "test"), "moco", 1).shuffle_bn ==
+        shuffle_mode::gather);
+  try {
+    parse("\"sideways\"");
+    FAIL("accepted shuffle_bn = sideways");
+  } catch (const config_error& e) {
+    CHECK(std::string(e.what()).find("moco.shuffle_bn") != std::string::npos);
+    CHECK(std::string(e.what()).find("sideways") != std::string::npos);
+  }
 }
 
 TEST_CASE("bn_group chunking: one batch of 2B with bn_group B equals two separate batches") {

@@ -1,5 +1,7 @@
 // lib/skyssl/train/metrics: every key of a step record, event records, the progress line and
-// durations.
+// durations, the phase times and the end-of-run summary.
+#include "skyssl/moco/engine.hpp"  // moco::step_times
+// torch before doctest: c10's logging defines CHECK, doctest must define it last.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -10,6 +12,7 @@
 #include "skyssl/train/metrics.hpp"
 #include "tests/support/test_paths.hpp"
 
+using namespace skyssl;
 using namespace skyssl::train;
 namespace fs = std::filesystem;
 
@@ -37,6 +40,8 @@ step_record sample() {
   r.nonfinite_pixels = 17;
   r.elapsed_s = 60;
   r.eta_s = 252;
+  r.phases[phase::query_forward] = 0.2;
+  r.phases[phase::key_path] = 0.125;
   return r;
 }
 
@@ -69,9 +74,47 @@ TEST_CASE("metrics records: every key, events, appended across writers, rank 0 o
   CHECK(r["nonfinite_pixels"] == 17);
   CHECK(r["elapsed_s"] == 60);
   CHECK(r["eta_s"] == 252);
+  // Every phase, by name, in seconds per step.
+  REQUIRE(r["phases"].size() == static_cast<std::size_t>(phase_count));
+  CHECK(r["phases"]["query_forward"] == 0.2);
+  CHECK(r["phases"]["key_path"] == 0.125);
+  CHECK(r["phases"]["backward"] == 0.0);
+  CHECK(r["phases"]["augment"] == 0.0);
   CHECK(l[1]["event"] == "resume");
   CHECK(l[1]["world"] == 2);
   CHECK(l[2]["event"] == "stop");
+}
+
+TEST_CASE("summary record and phase breakdown") {
+  auto dir = skyssl::test::tmp_dir("train_metrics_summary");
+  fs::remove(dir / "metrics.jsonl");
+  phase_times t;
+  t[phase::query_forward] = 3.0;
+  t[phase::backward] = 4.0;
+  t[phase::key_path] = 2.0;
+  t[phase::other] = 0.05;   // 0.5%: below 1%, left out of the breakdown
+  t[phase::augment] = 5.0;  // pipeline thread: not a share of the step
+  {
+    moco::step_times st;
+    st.grad_sync = 1.0;
+    st.optimizer = 0.5;
+    phase_times u;
+    u.add(st);
+    t += u;
+  }
+  CHECK(t[phase::grad_sync] == 1.0);
+  CHECK(t.main_thread_sum() == doctest::Approx(10.5));
+  CHECK(phase_breakdown(t, 10.0) ==
+        "backward 40%, query_forward 30%, key_path 20%, grad_sync 10%, optimizer 5%");
+  CHECK(std::string(phase_name(phase::read_wait)) == "read_wait");
+  CHECK(std::string(phase_name(phase::augment)) == "augment");
+  metrics_writer(dir, true).write_summary(4, 2.0, t);
+  const auto l = lines(dir / "metrics.jsonl");
+  REQUIRE(l.size() == 1);
+  CHECK(l[0]["event"] == "summary");
+  CHECK(l[0]["steps"] == 4);
+  CHECK(l[0]["step_s"] == 0.5);
+  CHECK(l[0]["phases"]["backward"] == 4.0);
 }
 
 TEST_CASE("progress line and durations") {
