@@ -91,7 +91,7 @@ nlohmann::json pca_points(const torch::Tensor& f, std::int64_t n) {
 evaluation_report run_evaluation(const config& cfg_in, const evaluation_options& o) {
   // Subnormal floats (a random-init network's deep activations can underflow) cost 100x on
   // x86; the probes do not need them.
-  torch::set_flush_denormal(true);
+  at::globalContext().setFlushDenormal(true);
   config cfg = cfg_in;
   if (o.run_dir.empty() && o.embeddings.empty())
     throw config_error("eval: give --run-dir RUN or --embeddings FILE (or both)");

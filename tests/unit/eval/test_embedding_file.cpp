@@ -127,10 +127,10 @@ TEST_CASE("embedding file: round trip, any chunk order, resume, clear errors") {
     CHECK(p[r][3].item<float>() == -static_cast<float>(r * 10 + 3));
   }
   const auto id = read_field(out, "objid");
-  CHECK(id.scalar_type() == torch::kInt64);
+  CHECK((id.scalar_type() == torch::kInt64));
   CHECK(id[7].item<std::int64_t>() == 1237645879551066262LL + 21);
   const auto ra = read_field(out, "ra");
-  CHECK(ra.scalar_type() == torch::kFloat64);
+  CHECK((ra.scalar_type() == torch::kFloat64));
   CHECK(ra[9].item<double>() == 10.0 + 0.123456789012345 * 9);
   CHECK(read_field(out, "morphology")[3].item<std::int64_t>() == 1);
   const auto h = read_embedding_header(out);
