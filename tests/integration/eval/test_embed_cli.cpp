@@ -7,6 +7,7 @@
 
 #include <fstream>
 
+#include "skyssl/core/error.hpp"
 #include "skyssl/eval/embedding_file.hpp"
 #include "tests/integration/eval/cli.hpp"
 

@@ -45,7 +45,7 @@ TEST_CASE("skyssl-eval: eval.json shape, shared splits, baselines, reproducible"
   auto e = run(cmd);
   REQUIRE_MESSAGE(e.status == 0, e.output);
   CHECK(fs::exists(r / "embeddings.h5"));  // the run was embedded first
-  CHECK(e.output.find("embedded 384 galaxies") != std::string::npos);
+  CHECK(e.output.find("embedded 384 galaxies into") != std::string::npos);
   const auto j = read_json(r / "eval" / "eval.json");
   CHECK(j["meta"]["rows"] == 384);
   for (const char* enc : {"ssl", "random_init", "pixels"}) {
@@ -87,7 +87,7 @@ TEST_CASE("skyssl-eval: eval.json shape, shared splits, baselines, reproducible"
   // Again: the embedding is reused (not redone) and the report is the same to the last digit.
   auto again = run(cmd);
   REQUIRE_MESSAGE(again.status == 0, again.output);
-  CHECK(again.output.find("embedded 384") == std::string::npos);
+  CHECK(again.output.find("embedded 384 galaxies into") == std::string::npos);
   CHECK(read_json(r / "eval" / "eval.json") == j);
   // The same embedding given as a file, without the run (its config through --config, for
   // the crop and the seed of the splits): probes and pixels, no random init.
