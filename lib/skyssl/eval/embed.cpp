@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "kernels/augment.hpp"
@@ -127,6 +128,12 @@ embed_report embed_to_file(model::resnet& encoder, const data::archive& archive,
   h.projection_dim = o.projection ? mo.head_dim : 0;
   h.chunk_rows = o.chunk;
 
+  for (const auto& f : archive.files()) {
+    std::error_code ec;
+    if (std::filesystem::equivalent(o.out, f.path, ec))
+      throw config_error(fmt::format(
+          "--out '{}' is a file of the archive being embedded; choose another --out", o.out));
+  }
   const archive_fields fields(archive, o.fields);
   embedding_writer writer(o.out, h, fields.columns(), comm.world() > 1);
   const auto done = writer.done_chunks();

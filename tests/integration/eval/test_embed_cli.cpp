@@ -106,8 +106,13 @@ TEST_CASE("skyssl-embed: another model's file, a file that is not an embedding, 
   b = run(embed(r, out, "", 2));
   CHECK(b.status != 0);
   CHECK(b.output.find("another model") != std::string::npos);
-  // The archive itself given as --out.
+  // The archive itself given as --out, and another HDF5 file that is no embedding.
   auto c = run(embed(r, dir() / "survey.h5"));
+  CHECK(c.status != 0);
+  CHECK(c.output.find("is a file of the archive being embedded") != std::string::npos);
+  fs::copy_file(dir() / "survey.h5", dir() / "not_embedding.h5",
+                fs::copy_options::overwrite_existing);
+  c = run(embed(r, dir() / "not_embedding.h5"));
   CHECK(c.status != 0);
   CHECK(c.output.find("is not a skyssl embedding file") != std::string::npos);
   auto d = run(embed(r, dir() / "x.h5", "--what pixels"));
