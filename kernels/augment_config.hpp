@@ -14,6 +14,12 @@ inline constexpr int max_bands = 8;
 // Largest blur half-width (taps either side) the kernels support.
 inline constexpr int max_blur_radius = 64;
 
+// How the new E(B-V) of the reddening step is drawn.
+enum class ebv_draw : int {
+  uniform = 0,    // U(ebv_min, ebv_max): the DECaLS training script's default
+  lognormal = 1,  // the DECaLS code's fit to the real E(B-V) distribution, clamped to the range
+};
+
 enum class noise_source : int {
   estimate = 0,  // per-sample sigma-clipped std of a border frame of the input image
   config = 1,    // augment_config::catalogue_noise per band
@@ -38,9 +44,13 @@ struct augment_config {
   bool noise = true;
   bool stretch = true;
 
-  // 1. Reddening: new E(B-V) ~ U(ebv_min, ebv_max) replaces the catalogue one.
+  // 1. Reddening: a new E(B-V) replaces the catalogue one, drawn U(ebv_min, ebv_max) or
+  // (ebv_from == lognormal) loc + scale * exp(shape * N(0, 1)) clamped to [ebv_min, ebv_max]
+  // (scipy.stats.lognorm(shape, loc, scale) as the DECaLS code draws it).
   float ebv_min = 0.0f, ebv_max = 1.0f;
-  float extinction[max_bands] = {3.214f, 2.165f, 1.211f};  // R_b per band
+  ebv_draw ebv_from = ebv_draw::uniform;
+  float ebv_lognormal[3] = {0.67306f, 0.001146f, 0.03338f};  // shape, loc, scale
+  float extinction[max_bands] = {3.214f, 2.165f, 1.211f};    // R_b per band
   // 2. Flips (each axis with probability flip_p), rotation by U(angle_min, angle_max) degrees.
   float flip_p = 0.5f;
   float angle_min = 0.0f, angle_max = 360.0f;

@@ -76,6 +76,22 @@ augment_config augment_config_from(const config& c, const std::string& section) 
   r.flag("noise", a.noise);
   r.flag("stretch", a.stretch);
   r.pair("ebv_range", a.ebv_min, a.ebv_max);
+  const std::string draw =
+      c.get_string(p + "ebv_draw", a.ebv_from == ebv_draw::lognormal ? "lognormal" : "uniform");
+  if (draw == "uniform")
+    a.ebv_from = ebv_draw::uniform;
+  else if (draw == "lognormal")
+    a.ebv_from = ebv_draw::lognormal;
+  else
+    throw config_error(p + "ebv_draw: unknown value \"" + draw + "\" (uniform | lognormal)");
+  {
+    const auto v = c.get_doubles(p + "ebv_lognormal",
+                                 {a.ebv_lognormal[0], a.ebv_lognormal[1], a.ebv_lognormal[2]});
+    if (v.size() != 3)
+      throw config_error(p + "ebv_lognormal: expected [shape, loc, scale], got " +
+                         std::to_string(v.size()) + " values");
+    for (int i = 0; i < 3; ++i) a.ebv_lognormal[i] = static_cast<float>(v[i]);
+  }
   r.bands("extinction", a.extinction, a.bands);
   r.number("flip_p", a.flip_p);
   r.pair("angle_range", a.angle_min, a.angle_max);

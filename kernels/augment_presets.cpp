@@ -71,6 +71,11 @@ void augment_config::validate() const {
     fail("input_size", str(input_size) + " smaller than the crop " + str(crop_h));
   if (!(pixel_scale > 0)) fail("pixel_scale", str(pixel_scale) + " must be > 0");
   check_range_pair("ebv_range", ebv_min, ebv_max, -10.0f);
+  if (ebv_from == ebv_draw::lognormal &&
+      !(ebv_lognormal[0] > 0 && ebv_lognormal[2] > 0 && std::isfinite(ebv_lognormal[0]) &&
+        std::isfinite(ebv_lognormal[1]) && std::isfinite(ebv_lognormal[2])))
+    fail("ebv_lognormal", "[" + str(ebv_lognormal[0]) + ", " + str(ebv_lognormal[1]) + ", " +
+                              str(ebv_lognormal[2]) + "] needs shape > 0 and scale > 0");
   if (!(flip_p >= 0 && flip_p <= 1)) fail("flip_p", str(flip_p) + " outside [0, 1]");
   check_range_pair("angle_range", angle_min, angle_max, -1e6f);
   check_range_pair("scale_range", scale_min, scale_max, 1e-3f);
@@ -105,7 +110,10 @@ std::string augment_config::describe() const {
      << ", " << crop_w << "]\npixel_scale = " << pixel_scale << "\nreddening = " << on(reddening)
      << "\nflips = " << on(flips) << "\nrotation = " << on(rotation) << "\nscale = " << on(scale)
      << "\nblur = " << on(blur) << "\njitter = " << on(jitter) << "\nnoise = " << on(noise)
-     << "\nstretch = " << on(stretch) << "\nebv_range = [" << ebv_min << ", " << ebv_max << "]\n";
+     << "\nstretch = " << on(stretch) << "\nebv_range = [" << ebv_min << ", " << ebv_max << "]\n"
+     << "ebv_draw = \"" << (ebv_from == ebv_draw::lognormal ? "lognormal" : "uniform")
+     << "\"\nebv_lognormal = [" << ebv_lognormal[0] << ", " << ebv_lognormal[1] << ", "
+     << ebv_lognormal[2] << "]\n";
   arr("extinction", extinction);
   os << "flip_p = " << flip_p << "\nangle_range = [" << angle_min << ", " << angle_max
      << "]\nscale_range = [" << scale_min << ", " << scale_max << "]\n";

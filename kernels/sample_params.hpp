@@ -94,7 +94,14 @@ SKYSSL_HD sample_params draw_sample_params(const augment_config& c, int in_h, in
   p.cx = static_cast<float>((in_w - c.crop_w) / 2) + 0.5f * static_cast<float>(c.crop_w - 1);
 
   key.purpose = rng::augment_reddening;
-  const float ebv_new = uniform(rng::draw(key, 0).v[0], c.ebv_min, c.ebv_max);
+  const auto red = rng::draw(key, 0);
+  float ebv_new = uniform(red.v[0], c.ebv_min, c.ebv_max);
+  if (c.ebv_from == ebv_draw::lognormal) {
+    float z0 = 0.0f, z1 = 0.0f;
+    rng::to_normal2(red.v[1], red.v[2], z0, z1);
+    const float x = c.ebv_lognormal[1] + c.ebv_lognormal[2] * expf(c.ebv_lognormal[0] * z0);
+    ebv_new = fminf(fmaxf(x, c.ebv_min), c.ebv_max);
+  }
   const float ebv_old = ebv_catalogue == ebv_catalogue ? ebv_catalogue : 0.0f;  // NaN -> 0
   for (int b = 0; b < c.bands; ++b)
     p.gain[b] = c.reddening ? powf(10.0f, -0.4f * c.extinction[b] * (ebv_new - ebv_old)) : 1.0f;

@@ -8,31 +8,20 @@
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
+#include "skyssl/eval/embed.hpp"
+#include "skyssl/eval/self_retrieval.hpp"
 
 namespace skyssl::train {
 
+namespace {
+
+// L2-normalised backbone features, in eval mode (encode restores the training flag).
 torch::Tensor embed(model::resnet& encoder, const torch::Tensor& images, std::int64_t chunk) {
-  torch::NoGradGuard no_grad;
-  const bool was_training = encoder->is_training();
-  encoder->eval();
-  const auto device = encoder->parameters()[0].device();
-  std::vector<torch::Tensor> out;
-  for (std::int64_t s = 0; s < images.size(0); s += chunk) {
-    auto x = images.narrow(0, s, std::min(chunk, images.size(0) - s)).to(device);
-    out.push_back(torch::nn::functional::normalize(
-        encoder->features(x), torch::nn::functional::NormalizeFuncOptions().dim(1)));
-  }
-  encoder->train(was_training);
-  return torch::cat(out).cpu();
+  return torch::nn::functional::normalize(eval::encode(encoder, images, chunk, false).backbone,
+                                          torch::nn::functional::NormalizeFuncOptions().dim(1));
 }
 
-double retrieval_top1(const torch::Tensor& a, const torch::Tensor& b) {
-  auto nearest = torch::mm(a, b.t()).argmax(1);
-  return nearest.eq(torch::arange(a.size(0), nearest.options()))
-      .to(torch::kFloat64)
-      .mean()
-      .item<double>();
-}
+}  // namespace
 
 eval_result evaluate(model::resnet& encoder, const eval_views& v, dist::communicator& comm,
                      const std::filesystem::path& run_dir) {
@@ -48,7 +37,7 @@ eval_result evaluate(model::resnet& encoder, const eval_views& v, dist::communic
   eval_result r;
   r.count = ids.size(0);
   r.chance = 1.0 / static_cast<double>(r.count);
-  r.top1 = retrieval_top1(e1, e2);
+  r.top1 = eval::retrieval_top1(e1, e2);
   if (comm.rank() == 0) {
     nlohmann::json j = {{"count", r.count},
                         {"view_retrieval_top1", r.top1},

@@ -10,16 +10,13 @@
 
 namespace skyssl::train {
 
+// (The embedding and the retrieval top-1 are lib/eval's encode and retrieval_top1, shared with
+// skyssl-eval.)
 struct eval_result {
   std::int64_t count = 0;  // galaxies (over all ranks)
   double top1 = 0;         // view-retrieval top-1
   double chance = 0;       // 1 / count
 };
-
-// L2-normalised backbone features (eval mode, no grad), in chunks of `chunk` rows.
-torch::Tensor embed(model::resnet& encoder, const torch::Tensor& images, std::int64_t chunk);
-// Top-1 of retrieving row i of b from row i of a by inner product (both normalised).
-double retrieval_top1(const torch::Tensor& a, const torch::Tensor& b);
 
 // Gathers all ranks' views, writes eval.json and embeddings.pt in run_dir on rank 0.
 eval_result evaluate(model::resnet& encoder, const eval_views& views, dist::communicator& comm,

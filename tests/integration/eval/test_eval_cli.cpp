@@ -1,58 +1,31 @@
-// skyssl-eval on a run that skyssl-train wrote: the report has the probes and baselines, and
-// bad inputs end with one clear message and a non-zero exit.
+// skyssl-eval on a run that skyssl-train wrote: eval.json has every task, encoder and metric
+// in the documented shape, all encoders share the splits, the run is embedded once and the
+// report is reproducible; bad inputs end with one clear message and a non-zero exit.
 #include <doctest/doctest.h>
+#include <hdf5.h>
 
-#include <array>
 #include <cmath>
-#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <string>
 #include <vector>
 
-#include "tests/support/test_paths.hpp"
+#include "tests/integration/eval/cli.hpp"
 
 namespace fs = std::filesystem;
+using skyssl::test::run;
 
 namespace {
 
-struct result {
-  int status;
-  std::string output;
-};
-
-result run(const std::string& cmd) {
-  result r{0, {}};
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), p)) r.output += buf.data();
-  r.status = pclose(p);
-  return r;
+const fs::path& dir() {
+  static const fs::path d = skyssl::test::tmp_dir("eval_cli");
+  return d;
 }
 
-// One tiny survey and run shared by the cases.
-fs::path trained_run() {
-  static const fs::path dir = [] {
-    const auto d = skyssl::test::tmp_dir("eval_cli");
-    const auto survey = d / "survey.h5";
-    auto s = run(std::string(SKYSSL_PREP_EXE) + " synth --out " + survey.string() +
-                 " --count 384 --size 32 --seed 5");
-    REQUIRE_MESSAGE(s.status == 0, s.output);
-    auto t = run(std::string(SKYSSL_TRAIN_EXE) + " --preset example --run-dir " +
-                 (d / "run").string() + " --set data.path=" + survey.string() +
-                 " --set augment.input_size=32 --set augment.crop=24 --set augment.jitter_max=2" +
-                 " --set model.width=8 --set moco.K=128 --set moco.bn_group=32" +
-                 " --set train.global_batch=32 --set train.epochs=1 --set eval.enabled=false");
-    REQUIRE_MESSAGE(t.status == 0, t.output);
-    return d;
-  }();
-  return dir;
-}
+std::string eval_exe() { return SKYSSL_EVAL_EXE; }
 
-nlohmann::json read_report(const fs::path& d) {
-  std::ifstream f(d / "run" / "knn_probe.json");
-  return nlohmann::json::parse(f);
+nlohmann::json read_json(const fs::path& f) {
+  std::ifstream in(f);
+  return nlohmann::json::parse(in);
 }
 
 // v * n is an integer: v is a count out of n.
@@ -61,89 +34,111 @@ bool is_count_over(const nlohmann::json& v, int n) {
   return std::fabs(c - std::round(c)) < 1e-6;
 }
 
-std::string accuracy_line(double acc) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "morphology k-NN accuracy %.3f", acc);
-  return buf;
-}
-
-// The scores of the line "neighbours of Q (m=..): id(score, m=..) id(score, m=..) ...".
-std::vector<double> neighbour_scores(const std::string& out, int q) {
-  const std::string mark = "neighbours of " + std::to_string(q) + " ";
-  const auto at = out.find(mark);
-  std::vector<double> s;
-  if (at == std::string::npos) return s;
-  const auto colon = out.find(':', at);
-  const auto line = out.substr(colon, out.find('\n', colon) - colon);
-  for (auto p = line.find('('); p != std::string::npos; p = line.find('(', p + 1))
-    s.push_back(std::stod(line.substr(p + 1)));
-  return s;
-}
-
 }  // namespace
 
-TEST_CASE("skyssl-eval reports k-NN probes with baselines and neighbours") {
-  const auto d = trained_run();
-  const std::string cmd = std::string(SKYSSL_EVAL_EXE) + " --run-dir " + (d / "run").string() +
-                          " --k 10 --neighbours 0,5 --top 3";
+TEST_CASE("skyssl-eval: eval.json shape, shared splits, baselines, reproducible") {
+  const auto r = skyssl::test::tiny_run(dir(), "run", 8);
+  fs::remove(r / "embeddings.h5");
+  const std::string cmd = eval_exe() + " --run-dir " + r.string() +
+                          " --k 10 --label-counts 32,64 --retrieval-count 128 "
+                          "--pixel-components 32";
   auto e = run(cmd);
   REQUIRE_MESSAGE(e.status == 0, e.output);
-  const auto j = read_report(d);
-  CHECK(j["galaxies"] == 384);
-  const auto& trained = j["trained"];
-  const auto& random = j["random_init"];
-  for (const auto* r : {&trained, &random}) {
-    const int n_test = (*r)["n_test"];
-    CHECK((*r)["n_reference"].get<int>() + n_test == 384);
-    // Accuracies are counts over the test set: a wrong denominator shows.
-    CHECK(is_count_over((*r)["morphology_accuracy"], n_test));
-    CHECK(is_count_over((*r)["morphology_majority_baseline"], n_test));
-    CHECK((*r)["morphology_majority_baseline"].get<double>() >= 0.5);  // two classes
-    CHECK((*r)["photoz"]["sigma_mad"].get<double>() > 0.0);
+  CHECK(fs::exists(r / "embeddings.h5"));  // the run was embedded first
+  CHECK(e.output.find("embedded 384 galaxies into") != std::string::npos);
+  const auto j = read_json(r / "eval" / "eval.json");
+  CHECK(j["meta"]["rows"] == 384);
+  for (const char* enc : {"ssl", "random_init", "pixels"}) {
+    CAPTURE(enc);
+    const auto& m = j["morphology"][enc];
+    const int n_test = m["n_test"];
+    CHECK(m["n_train"].get<int>() + n_test == 384);
+    CHECK(is_count_over(m["accuracy"], n_test));
+    CHECK(is_count_over(m["knn_accuracy"], n_test));
+    CHECK(m["precision"].size() == 2);
+    REQUIRE(m["curve"].size() == 3);
+    CHECK(m["curve"][0]["labels"] == 32);
+    CHECK(m["curve"][2]["labels"] == m["n_train"]);
+    const auto& z = j["photo_z"][enc];
+    for (const char* k :
+         {"sigma_mad", "bias", "outlier_frac_0.05", "outlier_frac_0.15", "head_sigma_mad",
+          "head_bias", "head_outlier_frac_0.05", "head_outlier_frac_0.15"})
+      CHECK_MESSAGE(z.contains(k), k);
+    CHECK(z["sigma_mad"].get<double>() > 0.0);
+    CHECK(is_count_over(z["outlier_frac_0.15"], z["n_test"]));
+    const auto& s = j["self_retrieval"][enc];
+    CHECK(s["count"] == 128);
+    CHECK(s["chance"].get<double>() == doctest::Approx(1.0 / 128));
+    CHECK(is_count_over(s["top1"], 128));
+    // The split depends on the labels and the seed only, never on the encoder.
+    CHECK(m["n_test"] == j["morphology"]["ssl"]["n_test"]);
   }
-  // The split and the baselines depend on the labels and the seed only, never on the encoder.
-  CHECK(trained["n_test"] == random["n_test"]);
-  CHECK(trained["morphology_majority_baseline"] == random["morphology_majority_baseline"]);
-  CHECK(trained["photoz_median_baseline"] == random["photoz_median_baseline"]);
-  // The trained weights were loaded: the probe sees other embeddings than the random init's.
-  CHECK(trained["photoz"] != random["photoz"]);
-  // The printed summary is the report's.
-  CHECK(e.output.find(accuracy_line(trained["morphology_accuracy"])) != std::string::npos);
-  // A galaxy is its own nearest neighbour, with cosine 1, and scores never increase.
-  CHECK(j["neighbours"]["5"][0] == 5);
-  CHECK(j["neighbours"]["0"].size() == 4);
-  const auto scores = neighbour_scores(e.output, 5);
-  REQUIRE(scores.size() == 4);
-  CHECK(scores[0] == doctest::Approx(1.0).epsilon(1e-3));
-  for (std::size_t i = 1; i < scores.size(); ++i) CHECK(scores[i] <= scores[i - 1]);
-  // The same run evaluated again gives the same report, to the last digit.
+  CHECK(j["morphology"]["trivial"]["accuracy"].get<double>() >= 0.5);  // majority of 2 classes
+  // The trained weights were used: other embeddings than the random init's.
+  CHECK(j["photo_z"]["ssl"] != j["photo_z"]["random_init"]);
+  // The console table is the report's.
+  char line[64];
+  std::snprintf(line, sizeof line, "%.3f", j["morphology"]["ssl"]["accuracy"].get<double>());
+  CHECK(e.output.find(line) != std::string::npos);
+  // points.json carries the photo-z predictions and the PCA coordinates for the plots.
+  const auto p = read_json(r / "eval" / "points.json");
+  CHECK(p["photo_z"]["ssl"]["z_knn"].size() == p["photo_z"]["z_true"].size());
+  CHECK(p["pca"]["pixels"]["x"].size() == 384);
+  // Again: the embedding is reused (not redone) and the report is the same to the last digit.
   auto again = run(cmd);
   REQUIRE_MESSAGE(again.status == 0, again.output);
-  CHECK(read_report(d) == j);
+  CHECK(again.output.find("embedded 384 galaxies into") == std::string::npos);
+  CHECK(read_json(r / "eval" / "eval.json") == j);
+  // The same embedding given as a file, without the run (its config through --config, for
+  // the crop and the seed of the splits): probes and pixels, no random init.
+  auto file_only =
+      run(eval_exe() + " --embeddings " + (r / "embeddings.h5").string() + " --config " +
+          (r / "config.toml").string() + " --out-dir " + (dir() / "file_only").string() +
+          " --k 10 --label-counts 32,64 --no-retrieval --pixel-components 32");
+  REQUIRE_MESSAGE(file_only.status == 0, file_only.output);
+  const auto f = read_json(dir() / "file_only" / "eval.json");
+  CHECK(f["morphology"]["ssl"] == j["morphology"]["ssl"]);
+  CHECK(!f["morphology"].contains("random_init"));
 }
 
-TEST_CASE("skyssl-eval: missing run, mismatched weights, bad neighbour row") {
-  const auto d = trained_run();
-  auto missing = run(std::string(SKYSSL_EVAL_EXE) + " --run-dir " + (d / "nope").string());
+TEST_CASE("skyssl-eval: missing label field, one class only, another model's embeddings") {
+  const auto r = skyssl::test::tiny_run(dir(), "run", 8);
+  auto missing = run(eval_exe() + " --run-dir " + r.string() + " --class-field galaxy_zoo");
   CHECK(missing.status != 0);
-  CHECK(missing.output.find("config.toml") != std::string::npos);
-
-  // A config whose model is wider than the saved weights.
-  const auto bad = d / "bad_run";
-  fs::create_directories(bad);
-  fs::copy_file(d / "run" / "weights.pt", bad / "weights.pt", fs::copy_options::overwrite_existing);
-  std::ifstream in(d / "run" / "config.toml");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto pos = text.find("width = 8");
-  REQUIRE(pos != std::string::npos);
-  text.replace(pos, 9, "width = 16");
-  std::ofstream(bad / "config.toml") << text;
-  auto mismatch = run(std::string(SKYSSL_EVAL_EXE) + " --run-dir " + bad.string());
-  CHECK(mismatch.status != 0);
-  CHECK(mismatch.output.find("does not match") != std::string::npos);
-
-  auto row = run(std::string(SKYSSL_EVAL_EXE) + " --run-dir " + (d / "run").string() +
-                 " --no-baseline --neighbours 100000");
-  CHECK(row.status != 0);
-  CHECK(row.output.find("galaxy 100000") != std::string::npos);
+  CHECK(missing.output.find("label field 'galaxy_zoo' is not in archive") != std::string::npos);
+  CHECK(missing.output.find("--class-field") != std::string::npos);
+  // A class field with one value only: a copy of the survey with an all-zero field.
+  const auto copy = dir() / "survey_one_class.h5";
+  fs::copy_file(dir() / "survey.h5", copy, fs::copy_options::overwrite_existing);
+  {
+    const hid_t f = H5Fopen(copy.string().c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    const hsize_t n[1] = {384};
+    const hid_t space = H5Screate_simple(1, n, nullptr);
+    const hid_t d =
+        H5Dcreate2(f, "all_zero", H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    std::vector<int> zeros(384, 0);
+    REQUIRE(H5Dwrite(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros.data()) >= 0);
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Fclose(f);
+  }
+  auto one = run(eval_exe() + " --run-dir " + r.string() + " --set data.path=" + copy.string() +
+                 " --class-field all_zero --out-dir " + (dir() / "one_class").string());
+  CHECK(one.status != 0);
+  CHECK(one.output.find("'all_zero'") != std::string::npos);
+  CHECK(one.output.find("only class 0 in its 384 labelled rows") != std::string::npos);
+  // Not a run at all.
+  auto norun = run(eval_exe() + " --run-dir " + (dir() / "nope").string());
+  CHECK(norun.status != 0);
+  CHECK(norun.output.find("config.toml") != std::string::npos);
+  // Embeddings of a width-4 model evaluated with a width-8 run.
+  const auto other = skyssl::test::tiny_run(dir(), "run_w4", 4);
+  auto emb = run(std::string(SKYSSL_EMBED_EXE) + " --run-dir " + other.string());
+  REQUIRE_MESSAGE(emb.status == 0, emb.output);
+  auto wrong = run(eval_exe() + " --run-dir " + r.string() + " --embeddings " +
+                   (other / "embeddings.h5").string());
+  CHECK(wrong.status != 0);
+  CHECK(wrong.output.find("was written by model 'resnet18 width=4") != std::string::npos);
+  CHECK(wrong.output.find("skyssl-embed --run-dir") != std::string::npos);
 }

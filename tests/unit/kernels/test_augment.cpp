@@ -5,12 +5,14 @@
 // test the torch adapter (augment.hpp), which runs in the space of the tensors' device.
 #include "tests/support/torch_doctest.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "kernels/augment.hpp"
 #include "exec_spaces.hpp"
 #include "kernels/reference.hpp"
+#include "kernels/sample_params.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/philox.hpp"
 
@@ -114,6 +116,50 @@ TEST_CASE_TEMPLATE_DEFINE(
   check_against_reference<Exec>(cfg, b, 6, 1, 2e-5);
 }
 TEST_CASE_TEMPLATE_APPLY(vs_reference_decals, test::exec_spaces);
+
+TEST_CASE_TEMPLATE_DEFINE("fused kernels equal the reference with the lognormal E(B-V) draw", Exec,
+                          vs_reference_lognormal) {
+  auto cfg = small_decals(32);
+  cfg.ebv_from = ebv_draw::lognormal;
+  check_against_reference<Exec>(cfg, make_batch(4, 3, 56, 16), 5, 2, 2e-5);
+}
+TEST_CASE_TEMPLATE_APPLY(vs_reference_lognormal, test::exec_spaces);
+
+TEST_CASE("lognormal E(B-V) draws follow scipy's lognorm(0.67306, 0.001146, 0.03338), capped") {
+  // The new E(B-V) is recovered from the g-band gain with a zero catalogue value:
+  // gain = 10^(-0.4 R_g E). Its empirical CDF must be lognorm's,
+  // F(x) = Phi(ln((x - loc) / scale) / shape), within the binomial noise of 20000 draws.
+  auto cfg = all_off(small_decals(16));
+  cfg.reddening = true;
+  cfg.ebv_from = ebv_draw::lognormal;
+  cfg.ebv_max = 0.1f;
+  const double s = 0.67306, loc = 0.001146, scale = 0.03338;
+  const int n = 20000;
+  std::vector<double> e(n);
+  const float psf[3] = {NAN, NAN, NAN}, noise[3] = {0.01f, 0.01f, 0.01f};
+  for (int i = 0; i < n; ++i) {
+    const auto p = draw_sample_params(cfg, 24, 24, 3, 0, static_cast<std::uint64_t>(i), 0, 0.0f,
+                                      psf, 1, noise);
+    e[i] = -std::log10(static_cast<double>(p.gain[0])) / (0.4 * cfg.extinction[0]);
+  }
+  auto cdf = [&](double x) {
+    return 0.5 * std::erfc(-std::log((x - loc) / scale) / s / std::sqrt(2.0));
+  };
+  for (double x : {0.01, 0.02, 0.0345, 0.05, 0.08}) {
+    const double frac =
+        std::count_if(e.begin(), e.end(), [&](double v) { return v <= x; }) / double(n);
+    CAPTURE(x);
+    CHECK(std::fabs(frac - cdf(x)) < 4 * std::sqrt(0.25 / n));
+  }
+  // The tail above ebv_max lands on ebv_max: P(X > 0.1) = 1 - F(0.1), about 5%.
+  const double capped =
+      std::count_if(e.begin(), e.end(), [](double v) { return std::fabs(v - 0.1) < 1e-4; }) /
+      double(n);
+  CHECK(capped > 0.02);
+  CHECK(std::fabs(capped - (1.0 - cdf(0.1))) < 4 * std::sqrt(0.25 / n));
+  CHECK(*std::max_element(e.begin(), e.end()) < 0.1 + 1e-4);
+  CHECK(*std::min_element(e.begin(), e.end()) > loc - 1e-4);
+}
 
 TEST_CASE_TEMPLATE_DEFINE(
     "fused kernels equal the reference: SDSS subset, 5 bands, odd sizes and crop % 4 != 0", Exec,

@@ -1,0 +1,437 @@
+#include "skyssl/eval/embedding_file.hpp"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "skyssl/core/error.hpp"
+#include "skyssl/eval/detail/h5id.hpp"
+
+namespace skyssl::eval {
+
+using detail::h5_check;
+using detail::h5_status;
+using detail::h5id;
+
+namespace {
+
+void write_string_attr(hid_t obj, const char* name, const std::string& value) {
+  h5id type(H5Tcopy(H5T_C_S1));
+  H5Tset_size(type.get(), std::max<std::size_t>(value.size(), 1));
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+  h5id space(H5Screate(H5S_SCALAR));
+  h5id attr(h5_check(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                     fmt::format("cannot create attribute '{}'", name)));
+  std::string buf = value.empty() ? std::string(1, '\0') : value;
+  h5_status(H5Awrite(attr.get(), type.get(), buf.data()),
+            fmt::format("cannot write attribute '{}'", name));
+}
+
+void write_int_attr(hid_t obj, const char* name, std::int64_t value) {
+  h5id space(H5Screate(H5S_SCALAR));
+  h5id attr(h5_check(H5Acreate2(obj, name, H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                     fmt::format("cannot create attribute '{}'", name)));
+  h5_status(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value),
+            fmt::format("cannot write attribute '{}'", name));
+}
+
+bool read_string_attr(hid_t obj, const char* name, std::string& out) {
+  if (H5Aexists(obj, name) <= 0) return false;
+  h5id attr(H5Aopen(obj, name, H5P_DEFAULT));
+  h5id type(H5Aget_type(attr.get()));
+  if (H5Tget_class(type.get()) != H5T_STRING) return false;
+  if (H5Tis_variable_str(type.get()) > 0) {
+    h5id mem(H5Tcopy(H5T_C_S1));
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    char* s = nullptr;
+    if (H5Aread(attr.get(), mem.get(), &s) < 0) return false;
+    out = s ? s : "";
+    h5id space(H5Aget_space(attr.get()));
+    H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, &s);
+    return true;
+  }
+  const std::size_t n = H5Tget_size(type.get());
+  std::string buf(n, '\0');
+  if (H5Aread(attr.get(), type.get(), buf.data()) < 0) return false;
+  out = buf.substr(0, buf.find('\0'));
+  return true;
+}
+
+bool read_int_attr(hid_t obj, const char* name, std::int64_t& out) {
+  if (H5Aexists(obj, name) <= 0) return false;
+  h5id attr(H5Aopen(obj, name, H5P_DEFAULT));
+  h5id type(H5Aget_type(attr.get()));
+  if (H5Tget_class(type.get()) != H5T_INTEGER) return false;
+  return H5Aread(attr.get(), H5T_NATIVE_INT64, &out) >= 0;
+}
+
+h5id dataset_props(bool zero_fill) {
+  h5id dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  H5Pset_obj_track_times(dcpl.get(), 0);
+  H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS);
+  H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY);
+  H5Pset_fill_time(dcpl.get(), zero_fill ? H5D_FILL_TIME_ALLOC : H5D_FILL_TIME_NEVER);
+  return dcpl;
+}
+
+std::vector<std::int64_t> dims_of(hid_t dset) {
+  h5id space(H5Dget_space(dset));
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> d(std::max(rank, 0));
+  H5Sget_simple_extent_dims(space.get(), d.data(), nullptr);
+  return {d.begin(), d.end()};
+}
+
+// Opens an embedding file read-only and checks it is one.
+h5id open_embedding_file(const std::string& path) {
+  detail::h5_quiet();
+  if (!std::filesystem::exists(path))
+    throw data_error(
+        fmt::format("embedding file '{}' not found (write it with skyssl-embed)", path));
+  h5id file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  if (!file)
+    throw data_error(fmt::format("'{}' is not an HDF5 file: {}", path, detail::h5_error()));
+  std::int64_t tag = 0;
+  if (!read_int_attr(file.get(), "skyssl_embedding", tag) || tag != 1)
+    throw data_error(fmt::format(
+        "'{}' is not a skyssl embedding file (no root attribute skyssl_embedding = 1)", path));
+  return file;
+}
+
+embedding_header header_of(hid_t file, const std::string& path) {
+  embedding_header h;
+  read_string_attr(file, "arch", h.arch);
+  read_string_attr(file, "model", h.model);
+  read_string_attr(file, "source", h.source);
+  read_string_attr(file, "weights", h.weights);
+  read_string_attr(file, "weights_digest", h.weights_digest);
+  if (H5Lexists(file, "backbone", H5P_DEFAULT) > 0) {
+    h5id d(H5Dopen2(file, "backbone", H5P_DEFAULT));
+    const auto dims = dims_of(d.get());
+    h.rows = dims.at(0);
+    h.backbone_dim = dims.at(1);
+  }
+  if (H5Lexists(file, "projection", H5P_DEFAULT) > 0) {
+    h5id d(H5Dopen2(file, "projection", H5P_DEFAULT));
+    const auto dims = dims_of(d.get());
+    h.rows = dims.at(0);
+    h.projection_dim = dims.at(1);
+  }
+  if (H5Lexists(file, "progress", H5P_DEFAULT) > 0) {
+    h5id g(H5Gopen2(file, "progress", H5P_DEFAULT));
+    read_int_attr(g.get(), "chunk_rows", h.chunk_rows);
+  }
+  if (h.chunk_rows <= 0)
+    throw data_error(fmt::format("embedding file '{}' has no /progress (chunk_rows)", path));
+  return h;
+}
+
+std::vector<std::string> fields_in(hid_t file) {
+  std::vector<std::string> out;
+  if (H5Lexists(file, "fields", H5P_DEFAULT) <= 0) return out;
+  h5id g(H5Gopen2(file, "fields", H5P_DEFAULT));
+  H5G_info_t info;
+  H5Gget_info(g.get(), &info);
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t n =
+        H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    std::string name(static_cast<std::size_t>(n), '\0');
+    H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), n + 1,
+                       H5P_DEFAULT);
+    out.push_back(name);
+  }
+  return out;
+}
+
+std::vector<std::uint8_t> read_done(hid_t file, std::int64_t chunks) {
+  std::vector<std::uint8_t> done(static_cast<std::size_t>(chunks), 0);
+  h5id d(h5_check(H5Dopen2(file, "progress/done", H5P_DEFAULT), "cannot open /progress/done"));
+  if (chunks > 0)
+    h5_status(H5Dread(d.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, done.data()),
+              "cannot read /progress/done");
+  return done;
+}
+
+}  // namespace
+
+// What differs between two headers, "" when nothing that matters does.
+std::string difference(const embedding_header& a, const embedding_header& b) {
+  if (a.model != b.model) return fmt::format("model '{}', not '{}'", a.model, b.model);
+  if (a.weights_digest != b.weights_digest)
+    return fmt::format("weights '{}' ({}), not '{}' ({})", a.weights, a.weights_digest, b.weights,
+                       b.weights_digest);
+  if (a.source != b.source) return fmt::format("source '{}', not '{}'", a.source, b.source);
+  if (a.rows != b.rows) return fmt::format("{} rows, not {}", a.rows, b.rows);
+  if (a.backbone_dim != b.backbone_dim || a.projection_dim != b.projection_dim)
+    return fmt::format("backbone/projection dims {}/{}, not {}/{}", a.backbone_dim,
+                       a.projection_dim, b.backbone_dim, b.projection_dim);
+  if (a.chunk_rows != b.chunk_rows)
+    return fmt::format("chunk_rows {}, not {}", a.chunk_rows, b.chunk_rows);
+  return "";
+}
+
+struct embedding_writer::state {
+  h5id file, backbone, projection, done;
+  std::vector<h5id> fields;
+  std::vector<h5id> field_mem_types;
+  bool collective = false;
+};
+
+embedding_writer::embedding_writer(const std::string& path, const embedding_header& header,
+                                   const std::vector<field_column>& fields, bool collective)
+    : path_(path), header_(header), s_(std::make_unique<state>()) {
+  detail::h5_quiet();
+  s_->collective = collective;
+  if (header_.rows < 1 || header_.chunk_rows < 1 ||
+      (header_.backbone_dim < 1 && header_.projection_dim < 1))
+    throw data_error(fmt::format("embedding file '{}': nothing to write ({} rows, dims {}/{})",
+                                 path, header_.rows, header_.backbone_dim, header_.projection_dim));
+  h5id fapl(H5Pcreate(H5P_FILE_ACCESS));
+  if (collective) H5Pset_fapl_mpio(fapl.get(), MPI_COMM_WORLD, MPI_INFO_NULL);
+  // No data sieving: every raw write goes to the file at once, so a chunk marked done is on
+  // disk (in the page cache) even when the process is killed right after.
+  H5Pset_sieve_buf_size(fapl.get(), 0);
+
+  if (std::filesystem::exists(path)) {
+    s_->file = h5id(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()));
+    if (!s_->file)
+      throw data_error(
+          fmt::format("'{}' exists but cannot be opened for writing: {}; remove it "
+                      "or choose another --out",
+                      path, detail::h5_error()));
+    std::int64_t tag = 0;
+    if (!read_int_attr(s_->file.get(), "skyssl_embedding", tag) || tag != 1)
+      throw data_error(fmt::format(
+          "'{}' exists and is not a skyssl embedding file; remove it or choose another --out",
+          path));
+    const auto found = header_of(s_->file.get(), path);
+    auto diff = difference(found, header_);
+    std::vector<std::string> want;
+    for (const auto& f : fields) want.push_back(f.name);
+    if (diff.empty() && fields_in(s_->file.get()) != [&] {
+          auto w = want;
+          std::sort(w.begin(), w.end());
+          return w;
+        }())
+      diff = "other /fields";
+    if (!diff.empty())
+      throw data_error(fmt::format(
+          "'{}' holds the embedding of another model or archive ({}); remove it or choose "
+          "another --out",
+          path, diff));
+    resumed_ = true;
+    s_->backbone =
+        h5id(header_.backbone_dim > 0 ? H5Dopen2(s_->file.get(), "backbone", H5P_DEFAULT) : -1);
+    s_->projection =
+        h5id(header_.projection_dim > 0 ? H5Dopen2(s_->file.get(), "projection", H5P_DEFAULT) : -1);
+    for (const auto& f : fields)
+      s_->fields.emplace_back(
+          h5_check(H5Dopen2(s_->file.get(), ("fields/" + f.name).c_str(), H5P_DEFAULT),
+                   fmt::format("embedding file '{}': cannot open /fields/{}", path, f.name)));
+    s_->done = h5id(h5_check(H5Dopen2(s_->file.get(), "progress/done", H5P_DEFAULT),
+                             fmt::format("embedding file '{}': no /progress/done", path)));
+  } else {
+    h5id fcpl(H5Pcreate(H5P_FILE_CREATE));
+    H5Pset_obj_track_times(fcpl.get(), 0);
+    s_->file = h5id(h5_check(H5Fcreate(path.c_str(), H5F_ACC_EXCL, fcpl.get(), fapl.get()),
+                             fmt::format("cannot create embedding file '{}'", path)));
+    const hid_t f = s_->file.get();
+    write_int_attr(f, "skyssl_embedding", 1);
+    write_string_attr(f, "arch", header_.arch);
+    write_string_attr(f, "model", header_.model);
+    write_string_attr(f, "source", header_.source);
+    write_string_attr(f, "weights", header_.weights);
+    write_string_attr(f, "weights_digest", header_.weights_digest);
+    const auto dcpl = dataset_props(false);
+    auto matrix = [&](const char* name, std::int64_t dim) {
+      const hsize_t d[2] = {static_cast<hsize_t>(header_.rows), static_cast<hsize_t>(dim)};
+      h5id space(H5Screate_simple(2, d, nullptr));
+      return h5id(h5_check(
+          H5Dcreate2(f, name, H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+          fmt::format("embedding file '{}': cannot create /{}", path, name)));
+    };
+    if (header_.backbone_dim > 0) s_->backbone = matrix("backbone", header_.backbone_dim);
+    if (header_.projection_dim > 0) s_->projection = matrix("projection", header_.projection_dim);
+    h5id lcpl(H5Pcreate(H5P_LINK_CREATE));
+    h5id gcpl(H5Pcreate(H5P_GROUP_CREATE));
+    H5Pset_obj_track_times(gcpl.get(), 0);
+    h5id fields_group(h5_check(H5Gcreate2(f, "fields", H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
+                               fmt::format("embedding file '{}': cannot create /fields", path)));
+    const hsize_t n[1] = {static_cast<hsize_t>(header_.rows)};
+    for (const auto& col : fields) {
+      h5id space(H5Screate_simple(1, n, nullptr));
+      s_->fields.emplace_back(
+          h5_check(H5Dcreate2(fields_group.get(), col.name.c_str(), static_cast<hid_t>(col.type_id),
+                              space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                   fmt::format("embedding file '{}': cannot create /fields/{}", path, col.name)));
+    }
+    h5id progress(h5_check(H5Gcreate2(f, "progress", H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
+                           fmt::format("embedding file '{}': cannot create /progress", path)));
+    write_int_attr(progress.get(), "chunk_rows", header_.chunk_rows);
+    const hsize_t c[1] = {static_cast<hsize_t>(header_.chunks())};
+    h5id space(H5Screate_simple(1, c, nullptr));
+    const auto zero = dataset_props(true);
+    s_->done =
+        h5id(h5_check(H5Dcreate2(progress.get(), "done", H5T_STD_U8LE, space.get(), H5P_DEFAULT,
+                                 zero.get(), H5P_DEFAULT),
+                      fmt::format("embedding file '{}': cannot create /progress/done", path)));
+    // The structure is on disk before any chunk is: a crash leaves a file that reopens.
+    h5_status(H5Fflush(f, H5F_SCOPE_GLOBAL), fmt::format("cannot flush '{}'", path));
+  }
+  for (std::size_t i = 0; i < s_->fields.size(); ++i) {
+    h5id ftype(H5Dget_type(s_->fields[i].get()));
+    s_->field_mem_types.emplace_back(H5Tget_native_type(ftype.get(), H5T_DIR_ASCEND));
+  }
+}
+
+embedding_writer::~embedding_writer() {
+  try {
+    close();
+  } catch (...) {
+    // close() explicitly to see errors.
+  }
+}
+
+std::vector<bool> embedding_writer::done_chunks() const {
+  const auto d = read_done(s_->file.get(), header_.chunks());
+  return {d.begin(), d.end()};
+}
+
+void embedding_writer::write_chunk(std::int64_t chunk, const float* backbone,
+                                   const float* projection,
+                                   const std::vector<const void*>& field_rows) {
+  if (chunk < 0 || chunk >= header_.chunks())
+    throw data_error(fmt::format("embedding file '{}': chunk {} outside [0, {})", path_, chunk,
+                                 header_.chunks()));
+  if (field_rows.size() != s_->fields.size())
+    throw data_error(fmt::format("embedding file '{}': {} field buffers for {} fields", path_,
+                                 field_rows.size(), s_->fields.size()));
+  const hsize_t start = static_cast<hsize_t>(chunk * header_.chunk_rows);
+  const hsize_t m =
+      static_cast<hsize_t>(std::min(header_.chunk_rows, header_.rows - chunk * header_.chunk_rows));
+  auto write = [&](hid_t dset, hid_t mem_type, hsize_t width, const void* data,
+                   const std::string& name) {
+    h5id fspace(H5Dget_space(dset));
+    const int rank = width > 0 ? 2 : 1;
+    const hsize_t off[2] = {start, 0};
+    const hsize_t cnt[2] = {m, width};
+    H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, off, nullptr, cnt, nullptr);
+    h5id mspace(H5Screate_simple(rank, cnt, nullptr));
+    h5_status(H5Dwrite(dset, mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, data),
+              fmt::format("embedding file '{}': cannot write rows [{}, {}) of /{}", path_, start,
+                          start + m, name));
+  };
+  if (s_->backbone) {
+    if (!backbone) throw data_error("embedding_writer: backbone rows missing");
+    write(s_->backbone.get(), H5T_NATIVE_FLOAT, static_cast<hsize_t>(header_.backbone_dim),
+          backbone, "backbone");
+  }
+  if (s_->projection) {
+    if (!projection) throw data_error("embedding_writer: projection rows missing");
+    write(s_->projection.get(), H5T_NATIVE_FLOAT, static_cast<hsize_t>(header_.projection_dim),
+          projection, "projection");
+  }
+  for (std::size_t i = 0; i < s_->fields.size(); ++i)
+    write(s_->fields[i].get(), s_->field_mem_types[i].get(), 0, field_rows[i], "fields");
+  // Done last: a chunk marked done has all of its rows written.
+  h5id fspace(H5Dget_space(s_->done.get()));
+  const hsize_t off[1] = {static_cast<hsize_t>(chunk)}, one[1] = {1};
+  H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, off, nullptr, one, nullptr);
+  h5id mspace(H5Screate_simple(1, one, nullptr));
+  const std::uint8_t flag = 1;
+  h5_status(
+      H5Dwrite(s_->done.get(), H5T_NATIVE_UINT8, mspace.get(), fspace.get(), H5P_DEFAULT, &flag),
+      fmt::format("embedding file '{}': cannot mark chunk {} done", path_, chunk));
+}
+
+void embedding_writer::close() {
+  if (!s_ || !s_->file) return;
+  s_->field_mem_types.clear();
+  s_->fields.clear();
+  s_->backbone.reset();
+  s_->projection.reset();
+  s_->done.reset();
+  const hid_t id = s_->file.release();
+  h5_status(H5Fclose(id), fmt::format("cannot close embedding file '{}'", path_));
+}
+
+embedding_header read_embedding_header(const std::string& path) {
+  const auto file = open_embedding_file(path);
+  return header_of(file.get(), path);
+}
+
+torch::Tensor read_embeddings(const std::string& path, const std::string& which) {
+  if (which != "backbone" && which != "projection")
+    throw data_error(fmt::format("embeddings '{}': choose backbone or projection", which));
+  const auto file = open_embedding_file(path);
+  const auto h = header_of(file.get(), path);
+  const auto done = read_done(file.get(), h.chunks());
+  const auto written = std::count(done.begin(), done.end(), 1);
+  if (written != h.chunks())
+    throw data_error(fmt::format(
+        "embedding file '{}' is incomplete: {} of {} chunks written; run skyssl-embed again "
+        "with the same --out to finish it",
+        path, written, h.chunks()));
+  if (H5Lexists(file.get(), which.c_str(), H5P_DEFAULT) <= 0)
+    throw data_error(
+        fmt::format("embedding file '{}' has no /{} (skyssl-embed --what {})", path, which, which));
+  h5id d(H5Dopen2(file.get(), which.c_str(), H5P_DEFAULT));
+  const auto dims = dims_of(d.get());
+  auto out = torch::empty({dims.at(0), dims.at(1)}, torch::kFloat32);
+  h5_status(
+      H5Dread(d.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data_ptr<float>()),
+      fmt::format("embedding file '{}': cannot read /{}", path, which));
+  return out;
+}
+
+torch::Tensor read_field(const std::string& path, const std::string& name) {
+  const auto file = open_embedding_file(path);
+  const std::string link = "fields/" + name;
+  if (H5Lexists(file.get(), "fields", H5P_DEFAULT) <= 0 ||
+      H5Lexists(file.get(), link.c_str(), H5P_DEFAULT) <= 0) {
+    std::string known;
+    for (const auto& f : fields_in(file.get())) known += (known.empty() ? "" : ", ") + f;
+    throw data_error(fmt::format("embedding file '{}' has no field '{}' (fields: {})", path, name,
+                                 known.empty() ? "none" : known));
+  }
+  h5id d(H5Dopen2(file.get(), link.c_str(), H5P_DEFAULT));
+  const auto n = dims_of(d.get()).at(0);
+  h5id type(H5Dget_type(d.get()));
+  const auto cls = H5Tget_class(type.get());
+  if (cls == H5T_FLOAT) {
+    const bool f64 = H5Tget_size(type.get()) > 4;
+    auto out = torch::empty({n}, f64 ? torch::kFloat64 : torch::kFloat32);
+    h5_status(H5Dread(d.get(), f64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
+                      H5P_DEFAULT, out.data_ptr()),
+              fmt::format("embedding file '{}': cannot read /{}", path, link));
+    return out;
+  }
+  if (cls != H5T_INTEGER)
+    throw data_error(fmt::format("embedding file '{}': /{} is not numeric", path, link));
+  auto out = torch::empty({n}, torch::kInt64);
+  if (H5Tget_sign(type.get()) == H5T_SGN_NONE && H5Tget_size(type.get()) == 8) {
+    std::vector<std::uint64_t> u(static_cast<std::size_t>(n));
+    h5_status(H5Dread(d.get(), H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, u.data()),
+              fmt::format("embedding file '{}': cannot read /{}", path, link));
+    auto* o = out.data_ptr<std::int64_t>();
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (u[i] > static_cast<std::uint64_t>(INT64_MAX))
+        throw data_error(fmt::format("embedding file '{}': /{} row {} = {} does not fit int64",
+                                     path, link, i, u[i]));
+      o[i] = static_cast<std::int64_t>(u[i]);
+    }
+    return out;
+  }
+  h5_status(H5Dread(d.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data_ptr()),
+            fmt::format("embedding file '{}': cannot read /{}", path, link));
+  return out;
+}
+
+std::vector<std::string> field_names(const std::string& path) {
+  const auto file = open_embedding_file(path);
+  return fields_in(file.get());
+}
+
+}  // namespace skyssl::eval
