@@ -60,7 +60,7 @@ TEST_CASE("metrics records: every key, events, appended across writers, rank 0 o
   const auto l = lines(dir / "metrics.jsonl");
   REQUIRE(l.size() == 3);
   const auto& r = l[0];
-  CHECK(r.size() == 13);
+  CHECK(r.size() == 14);  // the keys below plus phases
   CHECK(r["step"] == 120);
   CHECK(r["epoch"] == 3);
   CHECK(r["epoch_step"] == 19);
