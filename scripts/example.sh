@@ -2,7 +2,7 @@
 # Quick start, command 1: the built-in end-to-end example.
 # Synthesises a small survey on 2 ranks, inspects it, reads it back through the sharded reader,
 # draws a gallery of augmented views, pre-trains a narrow ResNet-18 with MoCo v2 on 2 ranks
-# (about 3 minutes on 2 idle cores), embeds the survey with it (skyssl-embed, 2 ranks) and
+# (about 100 s on 2 idle cores), embeds the survey with it (skyssl-embed, 2 ranks) and
 # evaluates the frozen embeddings against random-init and raw-pixel baselines (skyssl-eval).
 # Outputs go to example/ (override with SKYSSL_EXAMPLE_DIR).
 set -euo pipefail
