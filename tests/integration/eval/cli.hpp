@@ -6,24 +6,13 @@
 #include <filesystem>
 #include <string>
 
+#include "tests/support/run_command.hpp"
 #include "tests/support/test_paths.hpp"
 
 namespace skyssl::test {
 
-struct result {
-  int status;
-  std::string output;
-};
-
-inline result run(const std::string& cmd) {
-  result r{0, {}};
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return {-1, "popen failed: " + cmd};
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), p)) r.output += buf.data();
-  r.status = pclose(p);
-  return r;
-}
+using result = command_result;
+inline result run(const std::string& cmd) { return run_command(cmd); }
 
 // survey.h5 (384 galaxies, 32x32) in `dir`, written once.
 inline std::filesystem::path tiny_survey(const std::filesystem::path& dir) {

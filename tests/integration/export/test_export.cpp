@@ -24,6 +24,7 @@
 #include "skyssl/train/trainer.hpp"
 #include "tests/integration/golden/golden_io.hpp"
 #include "tests/support/embedding_files.hpp"
+#include "tests/support/run_command.hpp"
 #include "tests/support/test_paths.hpp"
 
 namespace fs = std::filesystem;
@@ -31,20 +32,8 @@ using namespace skyssl;
 
 namespace {
 
-struct result {
-  int status;
-  std::string output;
-};
-
-result run(const std::string& cmd) {
-  result r{0, {}};
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  while (fgets(buf, sizeof buf, p)) r.output += buf;
-  r.status = pclose(p);
-  return r;
-}
+using result = test::command_result;
+result run(const std::string& cmd) { return test::run_command(cmd); }
 
 const fs::path& dir() {
   static const fs::path d = test::tmp_dir("export");

@@ -11,6 +11,7 @@
 
 #include "tests/support/clustered_vectors.hpp"
 #include "tests/support/embedding_files.hpp"
+#include "tests/support/run_command.hpp"
 #include "tests/support/test_paths.hpp"
 
 namespace fs = std::filesystem;
@@ -18,20 +19,8 @@ using namespace skyssl;
 
 namespace {
 
-struct result {
-  int status;
-  std::string output;
-};
-
-result run(const std::string& cmd) {
-  result r{0, {}};
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  while (fgets(buf, sizeof buf, p)) r.output += buf;
-  r.status = pclose(p);
-  return r;
-}
+using result = test::command_result;
+result run(const std::string& cmd) { return test::run_command(cmd); }
 
 constexpr int rows = 200, dim = 32;
 
