@@ -57,11 +57,6 @@ void ensure_initialized(int cuda_device) {
   }
 }
 
-int initialized_device() {
-  std::lock_guard<std::mutex> lock(init_mutex);
-  return init_device;
-}
-
 kokkos_scope::kokkos_scope() {
   std::lock_guard<std::mutex> lock(init_mutex);
   if (Kokkos::is_initialized()) return;

@@ -9,9 +9,6 @@ namespace skyssl::kernels {
 // throws. Host-only builds ignore it.
 void ensure_initialized(int cuda_device = -1);
 
-// The device Kokkos was initialised on by ensure_initialized (-1: none asked for, or not yet).
-int initialized_device();
-
 // RAII for a main(): initialises on construction (if needed) and finalises on destruction if
 // it was the one that initialised. Destroy it after every tensor/view that kernels touched.
 // With `deferred`, initialisation is left to the first ensure_initialized() (which knows the

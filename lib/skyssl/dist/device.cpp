@@ -11,17 +11,21 @@
 namespace skyssl::dist {
 
 int local_rank() {
+  // A collective the first time (MPI_Comm_split_type): computed once, by dist::runtime right
+  // after MPI_Init, and remembered; the node a process runs on does not change.
+  static int cached = -1;
+  if (cached >= 0) return cached;
   int initialized = 0, finalized = 0;
   MPI_Initialized(&initialized);
   MPI_Finalized(&finalized);
   if (!initialized || finalized) return 0;
-  int rank = 0, local = 0;
+  int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm node;
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
-  MPI_Comm_rank(node, &local);
+  MPI_Comm_rank(node, &cached);
   MPI_Comm_free(&node);
-  return local;
+  return cached;
 }
 
 int visible_cuda_devices() {

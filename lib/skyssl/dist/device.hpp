@@ -10,7 +10,7 @@
 namespace skyssl::dist {
 
 // This process's rank among the ranks of its node (MPI_COMM_TYPE_SHARED); 0 before MPI_Init or
-// without MPI.
+// without MPI. The first call after MPI_Init (dist::runtime's) is collective; later ones are not.
 int local_rank();
 
 // CUDA devices this process can see: LibTorch's count when it is a CUDA build, else the CUDA
