@@ -10,23 +10,37 @@
 
 namespace skyssl::dist {
 
-int local_rank() {
-  // A collective the first time (MPI_Comm_split_type): computed once, by dist::runtime right
-  // after MPI_Init, and remembered; the node a process runs on does not change.
-  static int cached = -1;
-  if (cached >= 0) return cached;
+namespace {
+
+struct node_layout {
+  int local_rank = 0, ranks_on_node = 1;
+};
+
+const node_layout& node() {
+  // Computed once, by dist::runtime right after MPI_Init, and remembered: the node a process
+  // runs on does not change.
+  static bool known = false;
+  static node_layout cached;
+  if (known) return cached;
   int initialized = 0, finalized = 0;
   MPI_Initialized(&initialized);
   MPI_Finalized(&finalized);
-  if (!initialized || finalized) return 0;
+  if (!initialized || finalized) return cached;
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm node;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
-  MPI_Comm_rank(node, &cached);
-  MPI_Comm_free(&node);
+  MPI_Comm split;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &split);
+  MPI_Comm_rank(split, &cached.local_rank);
+  MPI_Comm_size(split, &cached.ranks_on_node);
+  MPI_Comm_free(&split);
+  known = true;
   return cached;
 }
+
+}  // namespace
+
+int local_rank() { return node().local_rank; }
+int ranks_on_node() { return node().ranks_on_node; }
 
 int visible_cuda_devices() {
   if (torch::cuda::is_available()) return static_cast<int>(torch::cuda::device_count());

@@ -9,9 +9,11 @@
 
 namespace skyssl::dist {
 
-// This process's rank among the ranks of its node (MPI_COMM_TYPE_SHARED); 0 before MPI_Init or
-// without MPI. The first call after MPI_Init (dist::runtime's) is collective; later ones are not.
+// This process's rank among the ranks of its node (MPI_COMM_TYPE_SHARED), and how many ranks
+// that node runs: 0 and 1 before MPI_Init or without MPI. Both come from one node split; the
+// first call of either after MPI_Init (dist::runtime's) is collective, later ones are not.
 int local_rank();
+int ranks_on_node();
 
 // CUDA devices this process can see: LibTorch's count when it is a CUDA build, else the CUDA
 // runtime's (a CPU-only LibTorch beside an NCCL build); 0 without a driver or device.

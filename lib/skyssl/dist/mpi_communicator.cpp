@@ -11,6 +11,7 @@
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
+#include "skyssl/dist/device.hpp"
 
 namespace skyssl::dist {
 namespace {
@@ -129,12 +130,8 @@ class mpi_communicator final : public communicator {
   mpi_communicator() {
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &world_);
-    MPI_Comm node;
-    MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
-    MPI_Comm_size(node, &on_node_);
-    MPI_Comm_free(&node);
   }
-  int ranks_on_node() const override { return on_node_; }
+  int ranks_on_node() const override { return dist::ranks_on_node(); }
   std::string backend() const override { return "mpi"; }
   int rank() const override { return rank_; }
   int world() const override { return world_; }
@@ -278,7 +275,7 @@ class mpi_communicator final : public communicator {
 
  private:
   MPI_Comm comm_ = MPI_COMM_WORLD;
-  int rank_ = 0, world_ = 1, on_node_ = 1;
+  int rank_ = 0, world_ = 1;
 };
 
 }  // namespace
