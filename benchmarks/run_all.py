@@ -65,10 +65,12 @@ def main():
             return None
         return text
 
-    def row(figure, ours, ref, target, fmt="{:.2f}"):
+    def row(figure, ours, ref, target, fmt="{:.2f}", ratio=None):
         def f(v):
             return "-" if v is None else (fmt.format(v) if isinstance(v, (int, float)) else str(v))
-        ratio = (ours / ref) if isinstance(ours, (int, float)) and isinstance(ref, (int, float)) and ref else None
+        # ratio: ours / ref unless the benchmark gives a better estimate (a median over repeats)
+        if ratio is None and isinstance(ours, (int, float)) and isinstance(ref, (int, float)) and ref:
+            ratio = ours / ref
         rows.append({"figure": figure, "ours": ours, "reference": ref, "ratio": ratio,
                      "target": target, "ours_text": f(ours), "ref_text": f(ref),
                      "ratio_text": "-" if ratio is None else f"{ratio:.2f}"})
@@ -128,15 +130,34 @@ def main():
                     row(f"{mode} scaling efficiency 1 -> 2 ranks (2 shared cores)", r2[0]["efficiency"],
                         REF_WEAK if mode == "weak" else None, ">= 0.9 on a core (GPU) per rank")
     if want("reader"):
-        t = run("reader", [exe("benchmarks", "reader", "skyssl-bench-reader"), "--archive", archive,
-                           "--steps", "8", "--python", "/usr/bin/python3"])
-        if t:
-            m = re.search(r"shard_reader / pread = ([\d.]+)x", t)
-            if m:
-                row("shard reader / POSIX pread throughput", float(m.group(1)), 1.0, ">= 1")
-            m = re.search(r"shard_reader / h5py = ([\d.]+)x", t)
-            if m:
-                row("shard reader / h5py throughput", float(m.group(1)), 1.0, "> 1")
+        # The benchmark's own archives (4,096 x 3x152x152 float32: one file, then 4 files), so
+        # the figures compare with docs/performance.md; MB/s and ratios are medians over the
+        # repeats (the benchmark's own printout shows the best times).
+        js = os.path.join(out, "reader.json")
+        if run("reader", [exe("benchmarks", "reader", "skyssl-bench-reader"), "--repeat", "3",
+                          "--python", "/usr/bin/python3", "--json", js], timeout=420):
+            for lay in json.load(open(js))["layouts"]:
+                meth = lay["methods"]
+                for th in (1, 2):
+                    name = f"shard_reader, {th} read thread" + ("s" if th > 1 else "")
+                    pread = f"POSIX pread, {th} thread" + ("s" if th > 1 else "")
+                    row(f"shard reader / POSIX pread, {lay['layout']}, {th} read thread" +
+                        ("s" if th > 1 else "") + " (MB/s)",
+                        meth[name]["median_mb_per_s"], meth[pread]["median_mb_per_s"], ">= 0.8",
+                        "{:.0f}",
+                        ratio=lay[f"reader_over_pread_{th}"])
+                for th in (1, 2):
+                    name = f"shard_reader, {th} read thread" + ("s" if th > 1 else "")
+                    if "h5py" in meth:
+                        row(f"shard reader / h5py, {lay['layout']}, {th} read thread" +
+                            ("s" if th > 1 else "") + " (MB/s)",
+                            meth[name]["median_mb_per_s"], meth["h5py"]["median_mb_per_s"], ">= 3",
+                            "{:.0f}",
+                            ratio=lay[f"reader_over_h5py_{th}"])
+            a100 = json.load(open(js))["gpu_images_per_s"]["A100"]
+            row(f"shard reader images/s, {lay['layout']}, 2 read threads / one A100's consumption",
+                meth["shard_reader, 2 read threads"]["median_images_per_s"], a100,
+                ">= 1 (H200: 2x the A100)", "{:.0f}")
     if want("augment"):
         t = run("augment", [exe("benchmarks", "augment", "bench_augment"), "--iters", "5"])
         if t:

@@ -2,7 +2,9 @@
 // gives, and does that keep a GPU fed? Side by side in one run, for one file and for a
 // multi-file archive of the same rows, page cache warm:
 //   POSIX pread   each sorted row of the batch straight into its slot, at the offset HDF5
-//                 reports (H5Dget_offset): the storage's speed, no checks, no fields;
+//                 reports (H5Dget_offset): the storage's speed, no checks, no fields; the
+//                 same rows, order and destinations as the reader (threads started once,
+//                 batches into prefetch + 2 buffers in turn);
 //   h5py          f["images"][sorted ids] per file, rows put back in batch order
 //                 (reader_bench.py, /usr/bin/python3);
 //   shard_reader  the real reader (epoch plan, direct preads, fused non-finite check, the
@@ -12,11 +14,15 @@
 // 3x152x152 float32 cutouts (A100 ~10,000 img/s, H200 ~20,000 img/s: 3-6 GB/s; source: issue
 // #10 of this project, measured with mixed precision).
 //   skyssl-bench-reader [--archive f.h5 | --count 4096 --size 152 --files 4] [--batch 256]
-//                       [--steps 16] [--repeat 3]
+//                       [--steps 16] [--repeat 5] [--json out.json]
+// Each repeat measures every method once, pread and the reader back to back; times shown are
+// the best of the repeats, ratios the median of the per-repeat ratios (robust to load that
+// comes and goes on a shared machine).
 #include <CLI/CLI.hpp>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <hdf5.h>
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +33,7 @@
 #include <numeric>
 #include <thread>
 
+#include "skyssl/core/thread_pool.hpp"
 #include "skyssl/data/epoch_plan.hpp"
 #include "skyssl/data/shard_reader.hpp"
 #include "skyssl/data/writer.hpp"
@@ -103,17 +110,21 @@ std::vector<file_region> regions(const skyssl::data::archive& ar) {
 }
 
 // The storage's speed: per batch, sort, then pread each row straight into its slot, shared
-// out over `threads` threads like the reader's rows.
+// out over the threads of a pool started once (as the reader's read threads are). The batches
+// go to `outs` in turn, as the reader's do: a loader that hands batches to a trainer while it
+// reads the next ones fills prefetch + 2 buffers in rotation, not one buffer that stays in the
+// CPU cache.
 double time_pread(const std::vector<file_region>& files, const skyssl::data::epoch_plan& plan,
-                  std::int64_t steps, std::int64_t pix, int threads, std::vector<float>& out) {
+                  std::int64_t steps, std::int64_t pix, skyssl::thread_pool& pool,
+                  std::vector<std::vector<float>>& outs) {
   const auto t0 = clk::now();
   for (std::int64_t s = 0; s < steps; ++s) {
     const auto ids = plan.global_ids(s);
     std::vector<std::int64_t> order(ids.size());
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(), [&](auto a, auto b) { return ids[a] < ids[b]; });
-    auto part = [&](int t) {
-      const std::size_t lo = order.size() * t / threads, hi = order.size() * (t + 1) / threads;
+    auto& out = outs[static_cast<std::size_t>(s) % outs.size()];
+    pool.parallel_for(order.size(), [&](std::size_t lo, std::size_t hi, int) {
       for (std::size_t k = lo; k < hi; ++k) {
         const std::int64_t id = ids[static_cast<std::size_t>(order[k])];
         const auto& f = *std::find_if(files.begin(), files.end(), [&](const file_region& r) {
@@ -125,11 +136,7 @@ double time_pread(const std::vector<file_region>& files, const skyssl::data::epo
         if (::pread(f.fd, out.data() + order[k] * pix, bytes, at) != static_cast<ssize_t>(bytes))
           throw std::runtime_error("short pread");
       }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back(part, t);
-    part(0);
-    for (auto& th : pool) th.join();
+    });
   }
   return seconds_since(t0);
 }
@@ -169,40 +176,68 @@ void warm(const std::vector<std::string>& paths) {
 
 struct measurement {
   std::string name;
-  double t;
+  std::vector<double> t;  // seconds, one per repeat
+  double best() const { return *std::min_element(t.begin(), t.end()); }
 };
 
-void report(const std::string& title, const std::vector<measurement>& m, double mb, double n_img) {
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Throughput ratio a over b (> 1: a is faster): the median over repeats of t_b / t_a, each
+// repeat's pair measured back to back, so load that comes and goes affects both sides alike.
+double ratio(const measurement& a, const measurement& b) {
+  std::vector<double> r;
+  for (std::size_t i = 0; i < a.t.size() && i < b.t.size(); ++i) r.push_back(b.t[i] / a.t[i]);
+  return median(r);
+}
+
+nlohmann::json report(const std::string& title, const std::string& layout,
+                      const std::vector<measurement>& m, double mb, double n_img) {
   fmt::print("{}\n", title);
+  nlohmann::json j = {{"layout", layout}, {"title", title}, {"methods", nlohmann::json::object()}};
   for (const auto& x : m) {
-    const double ips = n_img / x.t;
+    const double ips = n_img / x.best();
     fmt::print(
         "  {:<40} {:8.3f} s  {:9.1f} MB/s  {:10.1f} images/s  = {:5.2f}x A100, {:5.2f}x H200\n",
-        x.name, x.t, mb / x.t, ips, ips / a100_images_per_s, ips / h200_images_per_s);
+        x.name, x.best(), mb / x.best(), ips, ips / a100_images_per_s, ips / h200_images_per_s);
+    j["methods"][x.name] = {{"seconds", x.t},
+                            {"mb_per_s", mb / x.best()},
+                            {"images_per_s", ips},
+                            {"median_mb_per_s", mb / median(x.t)},
+                            {"median_images_per_s", n_img / median(x.t)}};
   }
-  auto find = [&](const std::string& name) {
-    for (const auto& x : m)
-      if (x.name == name) return x.t;
-    return -1.0;
-  };
-  const double p1 = find("POSIX pread, 1 thread"), p2 = find("POSIX pread, 2 threads");
-  const double r1 = find("shard_reader, 1 read thread"), r2 = find("shard_reader, 2 read threads");
-  const double h = find("h5py");
+  const auto& p1 = m[0];
+  const auto& p2 = m[1];
+  const auto& r1 = m[2];
+  const auto& r2 = m[3];
+  j["reader_over_pread_1"] = ratio(r1, p1);
+  j["reader_over_pread_2"] = ratio(r2, p2);
+  j["reader_2_over_1"] = ratio(r2, r1);
+  j["pread_2_over_1"] = ratio(p2, p1);
   fmt::print(
-      "  ratios (throughput, > 1: the reader is faster): reader/pread {:.2f}x (1 thread), "
-      "{:.2f}x (2 threads)",
-      p1 / r1, p2 / r2);
-  if (h > 0) fmt::print("; reader/h5py {:.2f}x (1 thread), {:.2f}x (2 threads)", h / r1, h / r2);
-  fmt::print("; reader 2 vs 1 threads {:.2f}x\n", r1 / r2);
+      "  ratios (throughput, > 1: the reader is faster; median over repeats): reader/pread "
+      "{:.2f}x (1 thread), {:.2f}x (2 threads)",
+      ratio(r1, p1), ratio(r2, p2));
+  if (m.size() > 5) {
+    j["reader_over_h5py_1"] = ratio(r1, m[5]);
+    j["reader_over_h5py_2"] = ratio(r2, m[5]);
+    fmt::print("; reader/h5py {:.2f}x (1 thread), {:.2f}x (2 threads)", ratio(r1, m[5]),
+               ratio(r2, m[5]));
+  }
+  fmt::print("; 2 vs 1 threads: reader {:.2f}x, pread {:.2f}x\n", ratio(r2, r1), ratio(p2, p1));
+  return j;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"shard reader vs pread vs h5py: random-batch read throughput, one file and many"};
-  std::string archive_path, python = "/usr/bin/python3";
+  std::string archive_path, python = "/usr/bin/python3", json_path;
   std::int64_t count = 4096, batch = 256, steps = 16;
-  int size = 152, prefetch = 2, files = 4, repeat = 3;
+  int size = 152, prefetch = 2, files = 4, repeat = 5;
   app.add_option("--archive", archive_path,
                  "existing archive (file, glob or @list; else one is written)");
   app.add_option("--count", count, "images to write")->capture_default_str();
@@ -212,11 +247,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--batch", batch, "batch size")->capture_default_str();
   app.add_option("--steps", steps, "batches per measurement")->capture_default_str();
-  app.add_option("--repeat", repeat, "measurements per method (the best is shown)")
+  app.add_option("--repeat", repeat,
+                 "measurements per method, interleaved (times: the best; ratios: the median)")
       ->capture_default_str();
   app.add_option("--prefetch", prefetch, "shard reader prefetch depth")->capture_default_str();
   app.add_option("--python", python, "python with h5py")->capture_default_str();
+  app.add_option("--json", json_path, "also write the figures to this JSON file");
   CLI11_PARSE(app, argc, argv);
+  nlohmann::json results = {
+      {"layouts", nlohmann::json::array()},
+      {"gpu_images_per_s", {{"A100", a100_images_per_s}, {"H200", h200_images_per_s}}}};
   try {
     const auto work = fs::temp_directory_path() / fmt::format("skyssl-bench-reader-{}", getpid());
     fs::create_directories(work);
@@ -251,7 +291,9 @@ int main(int argc, char** argv) {
       const double mb = static_cast<double>(n_steps * batch * pix * 4) / 1e6;
       const double n_img = static_cast<double>(n_steps * batch);
       const skyssl::data::epoch_plan plan(7, 0, ar.size(), batch);
-      std::vector<float> out(static_cast<std::size_t>(batch * pix));
+      std::vector<std::vector<float>> outs(static_cast<std::size_t>(prefetch + 2));
+      for (auto& o : outs) o.assign(static_cast<std::size_t>(batch * pix), 0.0f);  // faulted in
+      skyssl::thread_pool pool1(1), pool2(2);
       // h5py reads the same batches: the plan's ids, written for the script.
       const auto ids_path = work / "ids.bin";
       {
@@ -269,19 +311,19 @@ int main(int argc, char** argv) {
       }
       const fs::path script = fs::path(SKYSSL_BENCH_DIR) / "reader_bench.py";
       warm(paths);
-      std::vector<measurement> m = {{"POSIX pread, 1 thread", 1e30},
-                                    {"POSIX pread, 2 threads", 1e30},
-                                    {"shard_reader, 1 read thread", 1e30},
-                                    {"shard_reader, 2 read threads", 1e30},
-                                    {"shard_reader, HDF5 selections, 1 thread", 1e30},
-                                    {"h5py", 1e30}};
+      std::vector<measurement> m = {{"POSIX pread, 1 thread", {}},
+                                    {"POSIX pread, 2 threads", {}},
+                                    {"shard_reader, 1 read thread", {}},
+                                    {"shard_reader, 2 read threads", {}},
+                                    {"shard_reader, HDF5 selections, 1 thread", {}},
+                                    {"h5py", {}}};
       bool have_h5py = true;
       for (int rep = 0; rep < repeat; ++rep) {
-        m[0].t = std::min(m[0].t, time_pread(files_r, plan, n_steps, pix, 1, out));
-        m[1].t = std::min(m[1].t, time_pread(files_r, plan, n_steps, pix, 2, out));
-        m[2].t = std::min(m[2].t, time_reader(ao, 1, true, batch, n_steps, prefetch));
-        m[3].t = std::min(m[3].t, time_reader(ao, 2, true, batch, n_steps, prefetch));
-        m[4].t = std::min(m[4].t, time_reader(ao, 1, false, batch, n_steps, prefetch));
+        m[0].t.push_back(time_pread(files_r, plan, n_steps, pix, pool1, outs));
+        m[2].t.push_back(time_reader(ao, 1, true, batch, n_steps, prefetch));
+        m[1].t.push_back(time_pread(files_r, plan, n_steps, pix, pool2, outs));
+        m[3].t.push_back(time_reader(ao, 2, true, batch, n_steps, prefetch));
+        m[4].t.push_back(time_reader(ao, 1, false, batch, n_steps, prefetch));
         const auto py_out = work / "h5py.txt";
         const std::string cmd =
             fmt::format("{} {} {} {} {} > {}", python, script.string(), list.string(),
@@ -292,7 +334,7 @@ int main(int argc, char** argv) {
           in >> t;
         }
         if (t > 0) {
-          m[5].t = std::min(m[5].t, t);
+          m[5].t.push_back(t);
         } else {
           have_h5py = false;
         }
@@ -302,11 +344,17 @@ int main(int argc, char** argv) {
         m.pop_back();
       }
       for (auto& f : files_r) ::close(f.fd);
-      report(fmt::format("{}: {} x 3x{}x{} float32 ({}), {} random batches of {} ({:.1f} MB), "
-                         "page cache warm, best of {}",
-                         title, ar.size(), ar.height(), ar.width(), ar.files().front().images_read,
-                         n_steps, batch, mb, repeat),
-             m, mb, n_img);
+      auto j = report(fmt::format("{}: {} x 3x{}x{} float32 ({}), {} random batches of {} ({:.1f} "
+                                  "MB), page cache warm, best of {}",
+                                  title, ar.size(), ar.height(), ar.width(),
+                                  ar.files().front().images_read, n_steps, batch, mb, repeat),
+                      title, m, mb, n_img);
+      j["files"] = ar.files().size();
+      j["images"] = ar.size();
+      j["batch"] = batch;
+      j["steps"] = n_steps;
+      j["repeat"] = repeat;
+      results["layouts"].push_back(j);
       if (archive_path.empty())
         for (const auto& p : paths) fs::remove(p);
     }
@@ -315,6 +363,7 @@ int main(int argc, char** argv) {
         "mixed precision (issue #10)\n",
         a100_images_per_s, h200_images_per_s);
     fs::remove_all(work);
+    if (!json_path.empty()) std::ofstream(json_path) << results.dump(2) << '\n';
   } catch (const std::exception& e) {
     fmt::print(stderr, "skyssl-bench-reader: {}\n", e.what());
     return 1;

@@ -3,10 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <exception>
-#include <thread>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/thread_pool.hpp"
 
 namespace skyssl::data {
 
@@ -20,35 +19,25 @@ std::vector<std::int64_t> find_nonfinite_rows(const archive& ar, std::int64_t be
   const int t =
       static_cast<int>(std::clamp<std::int64_t>(threads, 1, (end - begin + block - 1) / block));
   std::vector<std::vector<std::int64_t>> found(static_cast<std::size_t>(t));
-  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(t));
-  auto work = [&](int w) {
-    try {
-      std::vector<float> buf(static_cast<std::size_t>(block * pix));
-      const std::int64_t lo = begin + (end - begin) * w / t,
-                         hi = begin + (end - begin) * (w + 1) / t;
-      std::vector<std::int64_t> rows;
-      std::vector<float*> dst;
-      for (std::int64_t s = lo; s < hi; s += block) {
-        const std::int64_t n = std::min(block, hi - s);
-        rows.resize(static_cast<std::size_t>(n));
-        dst.resize(rows.size());
-        for (std::int64_t k = 0; k < n; ++k) {
-          rows[static_cast<std::size_t>(k)] = s + k;
-          dst[static_cast<std::size_t>(k)] = buf.data() + k * pix;
-        }
-        ar.read_images_into(rows.data(), rows.size(), dst.data(), false,
-                            &found[static_cast<std::size_t>(w)]);
+  auto work = [&](std::size_t w_lo, std::size_t, int) {
+    const auto w = static_cast<std::int64_t>(w_lo);
+    std::vector<float> buf(static_cast<std::size_t>(block * pix));
+    const std::int64_t lo = begin + (end - begin) * w / t, hi = begin + (end - begin) * (w + 1) / t;
+    std::vector<std::int64_t> rows;
+    std::vector<float*> dst;
+    for (std::int64_t s = lo; s < hi; s += block) {
+      const std::int64_t n = std::min(block, hi - s);
+      rows.resize(static_cast<std::size_t>(n));
+      dst.resize(rows.size());
+      for (std::int64_t k = 0; k < n; ++k) {
+        rows[static_cast<std::size_t>(k)] = s + k;
+        dst[static_cast<std::size_t>(k)] = buf.data() + k * pix;
       }
-    } catch (...) {
-      errors[static_cast<std::size_t>(w)] = std::current_exception();
+      ar.read_images_into(rows.data(), rows.size(), dst.data(), false,
+                          &found[static_cast<std::size_t>(w)]);
     }
   };
-  std::vector<std::thread> pool;
-  for (int w = 1; w < t; ++w) pool.emplace_back(work, w);
-  work(0);
-  for (auto& th : pool) th.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  thread_pool(t).parallel_for(static_cast<std::size_t>(t), work);  // share w = block range w
   std::vector<std::int64_t> out;
   for (auto& f : found) out.insert(out.end(), f.begin(), f.end());
   return out;  // blocks are in order, so already ascending

@@ -5,14 +5,19 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <exception>
 #include <limits>
 #include <numeric>
-#include <thread>
+#include <mutex>
 
 #include "skyssl/core/error.hpp"
 
 namespace skyssl::data {
+
+std::vector<std::string> batch_field_names(const archive& a) {
+  std::vector<std::string> names{a.field_dataset("ebv")};
+  for (const auto& b : a.bands()) names.push_back(a.field_dataset("psfsize_" + b));
+  return names;
+}
 
 sample_batch read_rows(const archive& a, const std::vector<std::int64_t>& ids, std::int64_t epoch,
                        std::int64_t step, const read_rows_options& opts, torch::Tensor images) {
@@ -48,30 +53,20 @@ sample_batch read_rows(const archive& a, const std::vector<std::int64_t>& ids, s
   std::vector<float*> dst(sorted.size());
   for (std::size_t k = 0; k < dst.size(); ++k) dst[k] = img + order[k] * pix;
   const bool zero = opts.nonfinite == nonfinite_policy::zero;
-  // Several reads in flight: contiguous shares of the sorted rows, one per thread.
-  const int T = static_cast<int>(std::min<std::int64_t>(opts.threads, B));
-  std::vector<pixel_report> reports(static_cast<std::size_t>(std::max(T, 1)));
-  std::vector<std::exception_ptr> errors(reports.size());
-  auto part = [&](int t) {
-    const std::size_t lo =
-        sorted.size() * static_cast<std::size_t>(t) / static_cast<std::size_t>(T);
-    const std::size_t hi =
-        sorted.size() * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(T);
-    try {
-      reports[static_cast<std::size_t>(t)] =
-          a.read_images_into(sorted.data() + lo, hi - lo, dst.data() + lo, zero);
-    } catch (...) {
-      errors[static_cast<std::size_t>(t)] = std::current_exception();
-    }
-  };
-  std::vector<std::thread> helpers;
-  for (int t = 1; t < T; ++t) helpers.emplace_back(part, t);
-  part(0);
-  for (auto& h : helpers) h.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  // Several reads in flight: contiguous shares of the sorted rows, one per read thread.
+  std::mutex mu;
   pixel_report rep;
-  for (const auto& r : reports) rep.merge(r);
+  auto share = [&](std::size_t lo, std::size_t hi, int) {
+    const auto r = a.read_images_into(sorted.data() + lo, hi - lo, dst.data() + lo, zero);
+    std::lock_guard<std::mutex> lock(mu);
+    rep.merge(r);
+  };
+  if (opts.pool) {
+    opts.pool->parallel_for(sorted.size(), share);
+  } else {
+    thread_pool call(opts.threads);
+    call.parallel_for(sorted.size(), share);
+  }
   if (rep.nonfinite > 0 && !zero) {
     const std::int64_t id = rep.first_row;
     const auto k = static_cast<std::size_t>(std::lower_bound(sorted.begin(), sorted.end(), id) -
@@ -90,19 +85,29 @@ sample_batch read_rows(const archive& a, const std::vector<std::int64_t>& ids, s
             : "; --set data.nonfinite=zero or =skip trains on such archives"));
   }
   out.nonfinite_pixels = rep.nonfinite;
-  std::vector<double> col(ids.size());
-  if (const auto ebv = a.field_dataset("ebv"); !ebv.empty()) {
-    a.read_column_rows(ebv, sorted, col.data());
+  // Fields: from memory when the caller keeps a field_cache, else one read per row and field.
+  const auto names = opts.fields ? std::vector<std::string>{} : batch_field_names(a);
+  std::vector<float> col(ids.size());
+  auto field = [&](std::size_t i) -> bool {
+    if (opts.fields) {
+      if (!opts.fields->has(i)) return false;
+      opts.fields->read(i, sorted.data(), sorted.size(), col.data());
+      return true;
+    }
+    if (names[i].empty()) return false;
+    std::vector<double> d(ids.size());
+    a.read_column_rows(names[i], sorted, d.data());
+    for (std::size_t k = 0; k < d.size(); ++k) col[k] = static_cast<float>(d[k]);
+    return true;
+  };
+  if (field(0)) {
     float* e = out.ebv.data_ptr<float>();
-    for (std::size_t k = 0; k < order.size(); ++k) e[order[k]] = static_cast<float>(col[k]);
+    for (std::size_t k = 0; k < order.size(); ++k) e[order[k]] = col[k];
   }
   float* psf = out.psf_fwhm.data_ptr<float>();
   for (int c = 0; c < C; ++c) {
-    const auto name = a.field_dataset("psfsize_" + a.bands()[static_cast<std::size_t>(c)]);
-    if (name.empty()) continue;
-    a.read_column_rows(name, sorted, col.data());
-    for (std::size_t k = 0; k < order.size(); ++k)
-      psf[order[k] * C + c] = static_cast<float>(col[k]);
+    if (!field(1 + static_cast<std::size_t>(c))) continue;
+    for (std::size_t k = 0; k < order.size(); ++k) psf[order[k] * C + c] = col[k];
   }
   return out;
 }

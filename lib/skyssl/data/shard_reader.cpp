@@ -10,7 +10,6 @@
 #include <exception>
 #include <limits>
 #include <numeric>
-#include <thread>
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/huge_pages.hpp"
@@ -47,9 +46,8 @@ shard_reader::shard_reader(const archive_options& archive_opts, const reader_opt
   if (steps_ < 1)
     throw data_error(fmt::format("archive '{}' holds {} samples, fewer than one global batch of {}",
                                  archive_->files().front().path, kept_.kept(), global_batch));
-  ebv_name_ = archive_->field_dataset("ebv");
-  for (const auto& b : archive_->bands())
-    psf_names_.push_back(archive_->field_dataset("psfsize_" + b));
+  fields_ = std::make_unique<field_cache>(*archive_, batch_field_names(*archive_));
+  threads_ = std::make_unique<thread_pool>(opts_.read_threads);
 }
 
 shard_reader::~shard_reader() { stop(); }
@@ -113,7 +111,8 @@ torch::Tensor shard_reader::image_buffer(std::int64_t b) const {
 
 sample_batch shard_reader::read_batch(std::int64_t epoch, std::int64_t step) const {
   const auto ids = rank_ids(epoch, step);
-  return read_rows(*archive_, ids, epoch, step, {opts_.nonfinite, opts_.read_threads},
+  return read_rows(*archive_, ids, epoch, step,
+                   {opts_.nonfinite, opts_.read_threads, threads_.get(), fields_.get()},
                    image_buffer(static_cast<std::int64_t>(ids.size())));
 }
 

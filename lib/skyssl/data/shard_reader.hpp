@@ -3,13 +3,18 @@
 // runs `prefetch` batches ahead; memory is bounded by that depth, never by the archive size.
 // The rows of one batch are read by `read_threads` threads at once (direct preads where the
 // layout allows, see archive), decoded to float32 with the non-finite check in the same pass,
-// straight into the batch tensor. Each file is opened once (by the archive) and kept open.
+// straight into the batch tensor. The read threads are started once, with the reader (a
+// thread_pool), and the catalogue fields of a batch come from memory (a field_cache: each
+// file's column read whole on first use). Each file is opened once (by the archive) and kept
+// open.
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "skyssl/core/bounded_queue.hpp"
+#include "skyssl/core/thread_pool.hpp"
 #include "skyssl/data/archive.hpp"
+#include "skyssl/data/field_cache.hpp"
 #include "skyssl/data/nonfinite_scan.hpp"
 #include "skyssl/data/options.hpp"
 #include "skyssl/data/sample_batch.hpp"
@@ -57,8 +62,8 @@ class shard_reader {
   int rank_, world_;
   std::int64_t steps_ = 0;
   kept_rows kept_;
-  std::string ebv_name_;
-  std::vector<std::string> psf_names_;  // per band; "" when unknown
+  std::unique_ptr<field_cache> fields_;   // ebv, psfsize_<band> (batch_field_names)
+  std::unique_ptr<thread_pool> threads_;  // the read threads (used by the prefetch thread only)
 
   // Reused between batches by the prefetch thread only: fresh multi-MB buffers cost a page
   // fault per 4 KiB, which dominated the read time. Pool tensors are reused once the caller
