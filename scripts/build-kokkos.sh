@@ -8,6 +8,9 @@
 #     PREFIX        install directory (then: -DKokkos_ROOT=PREFIX)
 #     ARCH          Kokkos GPU arch: AMPERE80 (A100, Perlmutter; default), HOPPER90 (H100/H200)
 #     HOST_BACKEND  SERIAL (default) or OPENMP
+#   KOKKOS_CMAKE_ARGS  extra CMake arguments, e.g. "-DCMAKE_CXX_FLAGS=-D_GLIBCXX_USE_CXX11_ABI=0"
+#                      to match a LibTorch built with the old C++ ABI (scripts/gpu-check-all.sh
+#                      passes the ABI of the torch it builds against)
 set -euo pipefail
 : "${KOKKOS_SRC:?set KOKKOS_SRC to a Kokkos source directory (git clone or release tarball)}"
 prefix=${1:?usage: KOKKOS_SRC=... bash scripts/build-kokkos.sh PREFIX [ARCH] [HOST_BACKEND]}
@@ -29,7 +32,7 @@ cmake -S "$KOKKOS_SRC" -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CXX_COMPILER="$KOKKOS_SRC/bin/nvcc_wrapper" -DCMAKE_CXX_STANDARD=17 \
   -DKokkos_ENABLE_CUDA=ON -DKokkos_ENABLE_CUDA_LAMBDA=ON -DKokkos_ENABLE_"$host"=ON \
   -DKokkos_ARCH_"$arch"=ON -DKokkos_ENABLE_TESTS=OFF -DKokkos_ENABLE_EXAMPLES=OFF \
-  -DBUILD_SHARED_LIBS=ON
+  -DBUILD_SHARED_LIBS=ON ${KOKKOS_CMAKE_ARGS:-}
 cmake --build "$build" -j "${JOBS:-$(nproc)}"
 cmake --install "$build"
 echo "build-kokkos: done; configure skyssl with -DKokkos_ROOT=$prefix (see CMakePresets.json)"

@@ -177,6 +177,10 @@ engine::forward_out engine::forward(const torch::Tensor& view1, const torch::Ten
     throw error(fmt::format("moco step: views have {} and {} rows, expected the local batch {}",
                             view1.size(0), view2.size(0), local_batch_));
   auto v1 = view1.to(device_), v2 = view2.to(device_);
+  if (channels_last_) {
+    v1 = v1.contiguous(torch::MemoryFormat::ChannelsLast);
+    v2 = v2.contiguous(torch::MemoryFormat::ChannelsLast);
+  }
   lap(&st.to_device);
   auto q = l2_normalize(encode_chunked(encoder_q_, v1, bn_group_));
   lap(&st.query_forward);
@@ -214,14 +218,18 @@ step_result engine::train_step(const torch::Tensor& view1, const torch::Tensor& 
     slot += std::chrono::duration<double>(now - t).count();
     t = now;
   };
-  out.loss.backward();
+  scaler_.scale_loss(out.loss).backward();
   lap(r.times.backward);
   std::vector<torch::Tensor> grads;
   for (auto& p : encoder_q_->parameters())
     if (p.grad().defined()) grads.push_back(p.mutable_grad());
   reducer_(grads);
   lap(r.times.grad_sync);
-  opt.step();
+  // After the all-reduce: every rank sees the same sums, so all skip or none does.
+  const bool finite = scaler_.unscale(grads);
+  if (finite) opt.step();
+  scaler_.update(finite);
+  r.skipped = !finite;
   lap(r.times.optimizer);
   queue_.enqueue(out.keys_global);
   r.loss = out.loss.item<double>();
@@ -229,6 +237,15 @@ step_result engine::train_step(const torch::Tensor& view1, const torch::Tensor& 
   r.logits = out.logits.detach();
   lap(r.times.enqueue);
   return r;
+}
+
+void engine::set_channels_last(bool on) {
+  torch::NoGradGuard no_grad;
+  const auto fmt = on ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  for (auto* m : {&encoder_q_, &encoder_k_})
+    for (auto& p : (*m)->parameters())
+      if (p.dim() == 4) p.set_data(p.data().contiguous(fmt));
+  channels_last_ = on;
 }
 
 void engine::broadcast_state(int root) {

@@ -16,6 +16,7 @@
 
 #include "skyssl/dist/communicator.hpp"
 #include "skyssl/model/resnet.hpp"
+#include "skyssl/moco/loss_scaler.hpp"
 #include "skyssl/moco/options.hpp"
 #include "skyssl/moco/queue.hpp"
 
@@ -40,7 +41,8 @@ struct step_times {
 };
 
 struct step_result {
-  double loss = 0;       // mean over this rank's batch
+  double loss = 0;       // mean over this rank's batch (unscaled)
+  bool skipped = false;  // fp16 loss scaling found inf/NaN gradients: no optimiser step
   double acc1 = 0;       // fraction of rows whose positive has the top logit (this rank)
   torch::Tensor logits;  // (B, 1 + K) of this rank, detached: for golden tests and diagnostics
   step_times times;
@@ -96,6 +98,15 @@ class engine {
   void average_bn_buffers();
 
   void set_gradient_reducer(gradient_reducer r) { reducer_ = std::move(r); }
+  // Dynamic loss scaling (fp16): train_step backpropagates loss * scale, unscales the averaged
+  // gradients and skips the optimiser step when any is inf/NaN (loss_scaler.hpp). Off by default.
+  void set_loss_scaler(const loss_scaler& s) { scaler_ = s; }
+  loss_scaler& scaler() { return scaler_; }
+  // Both encoders' 4-D parameters and the views they are handed in channels-last (NHWC) memory
+  // format (on: converted here, inputs once per step in forward). Values are unchanged; only the
+  // strides differ. Call before the optimiser is built (its state follows the parameters).
+  void set_channels_last(bool on);
+  bool channels_last() const { return channels_last_; }
   model::resnet& encoder_q() { return encoder_q_; }
   model::resnet& encoder_k() { return encoder_k_; }
   key_queue& queue() { return queue_; }
@@ -120,6 +131,8 @@ class engine {
   model::resnet encoder_q_{nullptr}, encoder_k_{nullptr};
   key_queue queue_;
   gradient_reducer reducer_;
+  loss_scaler scaler_;
+  bool channels_last_ = false;
 };
 
 }  // namespace skyssl::moco

@@ -4,6 +4,8 @@
 #include <torch/torch.h>
 
 #include <array>
+#include <variant>
+#include <vector>
 
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
@@ -174,6 +176,67 @@ torch::Tensor resnet_impl::forward(const torch::Tensor& x) {
   const autocast_scope mixed(x.device(), autocast_);
   auto f = trunk(x);
   return (fc ? fc->forward(f) : f).to(torch::kFloat32);
+}
+
+namespace {
+
+// The padding of conv options: a c10::variant in LibTorch 1.x, a std::variant in 2.x (the
+// unqualified call finds either get_if by argument-dependent lookup).
+template <class V>
+const torch::ExpandingArray<2>* explicit_padding(const V& v) {
+  using std::get_if;
+  return get_if<torch::ExpandingArray<2>>(&v);
+}
+
+// MACs of one convolution, and its output size into (h, w).
+std::int64_t conv_macs(const nn::Conv2dImpl& c, std::int64_t& h, std::int64_t& w) {
+  const auto& o = c.options;
+  const auto k = *o.kernel_size(), s = *o.stride(), d = *o.dilation();
+  const auto* pad = explicit_padding(o.padding());
+  if (!pad) throw error("forward_macs: convolution with string padding");
+  const auto p = **pad;
+  h = (h + 2 * p[0] - d[0] * (k[0] - 1) - 1) / s[0] + 1;
+  w = (w + 2 * p[1] - d[1] * (k[1] - 1) - 1) / s[1] + 1;
+  return h * w * k[0] * k[1] * (o.in_channels() / o.groups()) * o.out_channels();
+}
+
+std::int64_t block_macs(const nn::Module& block, std::int64_t& h, std::int64_t& w) {
+  const std::int64_t h0 = h, w0 = w;
+  std::int64_t macs = 0;
+  std::vector<const nn::Conv2dImpl*> convs;
+  const nn::Conv2dImpl* shortcut = nullptr;
+  if (const auto* b = block.as<basic_block_impl>()) {
+    convs = {b->conv1.get(), b->conv2.get()};
+    if (b->downsample) shortcut = b->downsample->ptr(0)->as<nn::Conv2dImpl>();
+  } else if (const auto* n = block.as<bottleneck_impl>()) {
+    convs = {n->conv1.get(), n->conv2.get(), n->conv3.get()};
+    if (n->downsample) shortcut = n->downsample->ptr(0)->as<nn::Conv2dImpl>();
+  } else {
+    throw error("forward_macs: unknown block " + block.name());
+  }
+  for (const auto* c : convs) macs += conv_macs(*c, h, w);
+  if (shortcut) {
+    std::int64_t hs = h0, ws = w0;
+    macs += conv_macs(*shortcut, hs, ws);
+  }
+  return macs;
+}
+
+}  // namespace
+
+std::int64_t resnet_impl::forward_macs(std::int64_t h, std::int64_t w) const {
+  std::int64_t macs = conv_macs(*conv1, h, w);
+  if (!opts_.sdss_stem) {  // max_pool2d(3, 2, 1)
+    h = (h + 2 - 3) / 2 + 1;
+    w = (w + 2 - 3) / 2 + 1;
+  }
+  for (const auto* layer : {&layer1, &layer2, &layer3, &layer4})
+    for (const auto& b : (*layer)->children()) macs += block_macs(*b, h, w);
+  if (fc)
+    for (const auto& m : fc->children())
+      if (const auto* l = m->as<nn::LinearImpl>())
+        macs += l->options.in_features() * l->options.out_features();
+  return macs;
 }
 
 std::int64_t parameter_count(const torch::nn::Module& m) {

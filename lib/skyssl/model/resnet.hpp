@@ -46,6 +46,11 @@ class resnet_impl : public torch::nn::Module {
   // are fp32 whatever runs inside.
   void set_autocast(std::optional<c10::ScalarType> dtype) { autocast_ = dtype; }
   std::optional<c10::ScalarType> autocast() const { return autocast_; }
+  // Multiply-accumulates of one forward pass of one (in_channels, h, w) image through the
+  // convolutions and the head's linear layers, from the modules' own shapes (kernel, stride,
+  // padding, channels). BN, ReLU, pooling and the residual adds are not counted (<1%).
+  // A training step's FLOPs are about 2 x 3 x this (forward + backward ~ 2 x forward).
+  std::int64_t forward_macs(std::int64_t h, std::int64_t w) const;
   std::int64_t feature_dim() const { return feature_dim_; }
   std::int64_t output_dim() const { return opts_.head_dim > 0 ? opts_.head_dim : feature_dim_; }
   const resnet_options& options() const { return opts_; }

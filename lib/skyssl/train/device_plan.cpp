@@ -1,6 +1,7 @@
 #include "skyssl/train/device_plan.hpp"
 
 #include <fmt/format.h>
+#include <ATen/Context.h>
 #include <torch/cuda.h>
 
 #include <cstdlib>
@@ -13,11 +14,12 @@
 namespace skyssl::train {
 
 device_plan plan_device(const train_options& o, const device_facts& f) {
-  // fp16 needs loss scaling (its range underflows small gradients); bf16 has fp32's range.
-  if (o.precision == "fp16")
+  // LibTorch's CPU autocast has no fp16 (bf16 only); on CUDA fp16 runs with dynamic loss
+  // scaling (moco/loss_scaler.hpp), since its range underflows small gradients.
+  if (o.precision == "fp16" && o.device == "cpu")
     throw config_error(
-        "train.precision = 'fp16' needs loss scaling, which skyssl-train does not have yet; set "
-        "train.precision=bf16 (same range as fp32) or fp32");
+        "train.precision = 'fp16' runs only with train.device = 'cuda' (LibTorch's CPU autocast "
+        "has no fp16); set train.precision=bf16 (same range as fp32) or fp32");
   if (o.device == "cpu") return {};  // LibTorch's CPU autocast does bf16
   if (!f.torch_cuda) {
     const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
@@ -39,6 +41,14 @@ device_plan plan_device(const train_options& o, const device_facts& f) {
   p.cuda_index = f.local_rank % n;
   p.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(p.cuda_index));
   return p;
+}
+
+void apply_device_settings(const train_options& o, const device_plan& p) {
+  // Process-wide; only meaningful (and only read by LibTorch) for CUDA convolutions.
+  const bool tune = p.device.is_cuda() && o.cudnn_benchmark;
+  at::globalContext().setBenchmarkCuDNN(tune);
+  // Without autotuning, also keep cuDNN to its deterministic algorithms (resume exactness).
+  at::globalContext().setDeterministicCuDNN(!tune);
 }
 
 device_plan plan_device(const train_options& o, const dist::communicator& comm) {

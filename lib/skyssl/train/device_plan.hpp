@@ -32,6 +32,11 @@ struct device_facts {
 
 device_plan plan_device(const train_options& o, const device_facts& f);
 
+// Process-wide LibTorch settings for the plan: cuDNN autotuning on CUDA when
+// train.cudnn_benchmark; otherwise no autotuning and cuDNN's deterministic algorithms only.
+// Call once, before the first step.
+void apply_device_settings(const train_options& o, const device_plan& p);
+
 // The same with this process's facts (LibTorch, the CUDA runtime, the node-local rank).
 device_plan plan_device(const train_options& o, const dist::communicator& comm);
 

@@ -45,6 +45,20 @@ train_options train_options_from(const skyssl::config& cfg, const std::string& s
   if (o.precision != "fp32" && o.precision != "bf16" && o.precision != "fp16")
     throw config_error(
         fmt::format("{}.precision must be 'fp32', 'bf16' or 'fp16', got '{}'", s, o.precision));
+  o.loss_scale = cfg.get_double(s + ".loss_scale", o.loss_scale);
+  {
+    int e = 0;
+    if (!(o.loss_scale > 0) || !std::isfinite(o.loss_scale) || std::frexp(o.loss_scale, &e) != 0.5)
+      throw config_error(fmt::format(
+          "{}.loss_scale must be a positive power of two (unscaling is then exact), got {}", s,
+          o.loss_scale));
+  }
+  o.loss_scale_growth_interval =
+      cfg.get_int(s + ".loss_scale_growth_interval", o.loss_scale_growth_interval);
+  check_range(s + ".loss_scale_growth_interval", static_cast<double>(o.loss_scale_growth_interval),
+              1.0, 1e9);
+  if (cfg.has(s + ".channels_last")) o.channels_last = cfg.get_bool(s + ".channels_last", false);
+  o.cudnn_benchmark = cfg.get_bool(s + ".cudnn_benchmark", o.cudnn_benchmark);
   return o;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The [train] and [eval] sections as plain structs.
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace skyssl {
@@ -24,9 +25,22 @@ struct train_options {
   std::int64_t prefetch = 2;       // batches prepared ahead by the pipeline thread (1-2)
   std::string device = "cpu";      // cpu | cuda
   std::string precision = "fp32";  // fp32 | bf16 | fp16 (autocast; device_plan.hpp)
+  // fp16 only: dynamic loss scaling (moco/loss_scaler.hpp). Initial scale (a power of two)
+  // and the good steps in a row after which it doubles.
+  double loss_scale = 65536.0;
+  std::int64_t loss_scale_growth_interval = 2000;
+  // Encoders and their inputs in channels-last (NHWC) memory format; unset: on for CUDA
+  // (tensor cores want NHWC), off for the CPU. See channels_last_on().
+  std::optional<bool> channels_last;
+  // cuDNN autotuning (CUDA only): benchmarks convolution algorithms at the first step of each
+  // shape and keeps the fastest. Faster, but the chosen algorithm may differ between runs, so
+  // a resumed run is no longer bit-identical to an uninterrupted one (docs/checkpoints.md).
+  bool cudnn_benchmark = true;
   // Safetensors file with torchvision ResNet names (skyssl-export's output, or PyTorch
   // weights converted to it): both encoders start from it instead of a random init.
   std::string init_weights;
+
+  bool channels_last_on() const { return channels_last.value_or(device == "cuda"); }
 
   double peak_lr() const {
     return base_lr * static_cast<double>(global_batch) / static_cast<double>(lr_reference_batch);

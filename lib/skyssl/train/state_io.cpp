@@ -120,6 +120,7 @@ checkpoint_data snapshot_state(train_state& s, dist::communicator& comm) {
   t["queue.ptr"] = torch::tensor({s.moco->queue().ptr()}, torch::kInt64);
   for (auto& [n, v] : gathered) t[n] = host_copy(v);
   t["interval.sums"] = host_copy(all_sums);
+  if (s.moco->scaler().enabled()) t["scaler.state"] = s.moco->scaler().state();
   return c;
 }
 
@@ -175,6 +176,9 @@ void restore_state(train_state& s, const checkpoint_data& c, dist::communicator&
   s.interval.loss = mine[0].item<double>();
   s.interval.acc1 = mine[1].item<double>();
   s.interval.steps = static_cast<std::int64_t>(std::llround(mine[2].item<double>()));
+  // fp16: the scale and its streak, so the resumed run skips and grows where the first would.
+  if (s.moco->scaler().enabled())
+    s.moco->scaler().load_state(need(t, "scaler.state", source), source);
 }
 
 const std::vector<std::string>& resumable_keys() {
@@ -185,7 +189,9 @@ const std::vector<std::string>& resumable_keys() {
       "data.cache_limit_gb",  // data.cache gives the same bits either way
       // The checkpoint's weights replace the init file's; checkpoints from before the key
       // existed stay resumable.
-      "train.init_weights"};
+      "train.init_weights",
+      // cuDNN autotuning changes which algorithm runs, not what is computed.
+      "train.cudnn_benchmark"};
   return keys;
 }
 

@@ -9,6 +9,8 @@
 //                                        BN groups), and bit-exact resume needs each rank's own
 //   interval.sums (world, 3)             per-rank loss and acc1 sums and step count of the
 //                                        metrics interval in progress
+//   scaler.state (3)                     fp16 only: loss scale, good steps in a row, steps
+//                                        skipped (moco/loss_scaler.hpp)
 #include <string>
 
 #include "skyssl/dist/communicator.hpp"

@@ -55,7 +55,9 @@ train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int 
   s.checkpointing = checkpoint_options_from(cfg, "checkpoint");
   if (s.opts.threads > 0) torch::set_num_threads(static_cast<int>(s.opts.threads));
   const std::int64_t local = local_batch_size(s.opts.global_batch, comm.world());
-  const torch::Device device = plan_device(s.opts, comm).device;  // explicit index for CUDA
+  const device_plan plan = plan_device(s.opts, comm);
+  const torch::Device device = plan.device;  // explicit index for CUDA
+  apply_device_settings(s.opts, plan);       // cuDNN autotuning
   // Same initial weights everywhere, then rank 0's broadcast makes it a guarantee (a
   // different LibTorch build on some node would otherwise diverge silently).
   torch::manual_seed(s.opts.seed);
@@ -72,6 +74,11 @@ train_state make_state(const skyssl::config& cfg, dist::communicator& comm, int 
   // Mixed precision inside the encoders only: logits, loss, queue and optimiser stay fp32.
   for (auto* e : {&s.moco->encoder_q(), &s.moco->encoder_k()})
     (*e)->set_autocast(model::autocast_dtype(s.opts.precision));
+  // After the broadcast (collectives get the default layout): the values are the same.
+  s.moco->set_channels_last(s.opts.channels_last_on());
+  if (s.opts.precision == "fp16")
+    s.moco->set_loss_scaler(
+        moco::loss_scaler({true, s.opts.loss_scale, s.opts.loss_scale_growth_interval}));
   s.optimizer = std::make_unique<torch::optim::SGD>(s.moco->encoder_q()->parameters(),
                                                     torch::optim::SGDOptions(s.opts.peak_lr())
                                                         .momentum(s.opts.momentum)

@@ -134,3 +134,24 @@ TEST_CASE("model options from config; errors name the key") {
   CHECK_THROWS_WITH_AS(resnet_options_from(bad, "model", 3), doctest::Contains("model.arch"),
                        skyssl::config_error);
 }
+
+TEST_CASE("forward MACs from the modules: torchvision's published figures at 224x224") {
+  // torchvision's model table: ResNet-18 1.81 "GFLOPS", ResNet-50 4.09 (multiply-accumulates of
+  // the convolutions and the 1000-way fc, which skyssl's backbone lacks: 512k / 2.05M MACs).
+  resnet_options o;
+  o.depth = 18;
+  CHECK(static_cast<double>(resnet(o)->forward_macs(224, 224)) + 512000 ==
+        doctest::Approx(1.814e9).epsilon(0.005));
+  o.depth = 50;
+  CHECK(static_cast<double>(resnet(o)->forward_macs(224, 224)) + 2048000 ==
+        doctest::Approx(4.089e9).epsilon(0.005));
+  // The head adds d*d + d*dim (two linear layers, d = 8 * width = 32).
+  o.depth = 18;
+  o.width = 4;
+  o.head_dim = 8;
+  const auto with_head = resnet(o)->forward_macs(32, 32);
+  o.head_dim = 0;
+  CHECK(with_head - resnet(o)->forward_macs(32, 32) == 32 * 32 + 32 * 8);
+  // Conv1 alone of a 32x32 input: 16x16 x 7x7x3 x 4.
+  CHECK(resnet(o)->forward_macs(32, 32) > 16 * 16 * 147 * 4);
+}

@@ -250,7 +250,15 @@ TEST_CASE("config compatibility: differing keys are named; resumable keys may ch
   now.apply_override("checkpoint.keep=5");   // allowed
   now.apply_override("train.base_lr=0.24");  // same value
   now.apply_override("train.global_batch=64");
+  now.apply_override("train.cudnn_benchmark=false");  // which algorithm, not what it computes
   CHECK(incompatible_keys(now, before).empty());
+  {
+    auto nhwc = now;  // the memory format changes the arithmetic: refused
+    nhwc.apply_override("train.channels_last=true");
+    const auto e = incompatible_keys(nhwc, before);
+    REQUIRE(e.size() == 1);
+    CHECK(e[0] == "train.channels_last: checkpoint unset, now true");
+  }
   now.apply_override("moco.K=2048");
   now.apply_override("model.arch=\"resnet50\"");
   now.apply_override("augment.crop=64");

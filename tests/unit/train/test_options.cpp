@@ -99,3 +99,22 @@ TEST_CASE("local batch: global / ranks, or an error naming train.global_batch") 
   CHECK_THROWS_WITH_AS(local_batch_size(64, 3), doctest::Contains("train.global_batch"),
                        config_error);
 }
+
+TEST_CASE("throughput keys: channels_last follows the device unless set; loss scale checks") {
+  CHECK_FALSE(from("[train]\ndevice = \"cpu\"\n").channels_last_on());
+  CHECK(from("[train]\ndevice = \"cuda\"\n").channels_last_on());
+  CHECK(from("[train]\nchannels_last = true\n").channels_last_on());
+  CHECK_FALSE(from("[train]\ndevice = \"cuda\"\nchannels_last = false\n").channels_last_on());
+  CHECK(from("").cudnn_benchmark);
+  CHECK_FALSE(from("[train]\ncudnn_benchmark = false\n").cudnn_benchmark);
+  const auto o = from("[train]\nloss_scale = 1024\nloss_scale_growth_interval = 50\n");
+  CHECK(o.loss_scale == 1024);
+  CHECK(o.loss_scale_growth_interval == 50);
+  CHECK(error_of("[train]\nloss_scale = 1000\n")
+            .find("train.loss_scale must be a positive power "
+                  "of two") != std::string::npos);
+  CHECK(error_of("[train]\nloss_scale = -2\n").find("train.loss_scale") != std::string::npos);
+  CHECK(error_of("[train]\nloss_scale_growth_interval = 0\n")
+            .find("train.loss_scale_growth_interval") != std::string::npos);
+  CHECK(error_of("[train]\nchannels_last = 3\n").find("train.channels_last") != std::string::npos);
+}

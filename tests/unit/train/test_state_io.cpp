@@ -177,3 +177,28 @@ TEST_CASE("a non-finite loss stops training, naming the epoch and step") {
   CHECK_THROWS_WITH_AS(train::train(s, data, f.comm, fresh("nan")),
                        doctest::Contains("loss is nan at epoch 0 step 0"), error);
 }
+
+TEST_CASE("fp16 loss scaler state goes through a checkpoint on disk and comes back") {
+  fixture f;
+  tensor_source data(f.v1, f.v2, 16);
+  auto s = make_state(f.cfg, f.comm, 3, data.steps_per_epoch());
+  CHECK_FALSE(s.moco->scaler().enabled());  // fp32: nothing saved
+  CHECK(snapshot_state(s, f.comm).tensors.count("scaler.state") == 0);
+  s.moco->set_loss_scaler(moco::loss_scaler({true, 4096, 3}));
+  s.moco->scaler().update(true);
+  s.moco->scaler().update(false);
+  s.moco->scaler().update(true);  // scale 2048, streak 1, one skipped
+  const auto dir = write_checkpoint(fresh("scaler"), snapshot_state(s, f.comm));
+  const auto back = read_checkpoint(dir);
+  REQUIRE(back.tensors.count("scaler.state") == 1);
+  auto t = make_state(f.cfg, f.comm, 3, data.steps_per_epoch());
+  t.moco->set_loss_scaler(moco::loss_scaler({true, 4096, 3}));
+  restore_state(t, back, f.comm, dir.string());
+  CHECK(t.moco->scaler().scale() == 2048);
+  CHECK(t.moco->scaler().good_steps() == 1);
+  CHECK(t.moco->scaler().skipped_steps() == 1);
+  auto missing = back;
+  missing.tensors.erase("scaler.state");
+  CHECK_THROWS_WITH_AS(restore_state(t, missing, f.comm, "ck-3"), doctest::Contains("scaler.state"),
+                       checkpoint_error);
+}
