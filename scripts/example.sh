@@ -3,7 +3,8 @@
 # Synthesises a small survey on 2 ranks, inspects it, reads it back through the sharded reader,
 # draws a gallery of augmented views, pre-trains a narrow ResNet-18 with MoCo v2 on 2 ranks
 # (about 100 s on 2 idle cores), embeds the survey with it (skyssl-embed, 2 ranks) and
-# evaluates the frozen embeddings against random-init and raw-pixel baselines (skyssl-eval).
+# evaluates the frozen embeddings against random-init and raw-pixel baselines and a supervised
+# ResNet trained from scratch on the labels (skyssl-eval).
 # Outputs go to example/ (override with SKYSSL_EXAMPLE_DIR).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +28,7 @@ mpiexec -n 2 "$bin/apps/train/skyssl-train" --preset example --run-dir "$out/run
   --set data.path="$out/survey.h5"
 echo "== embedding every galaxy with the trained encoder (2 ranks, one HDF5 file)"
 mpiexec -n 2 "$bin/apps/embed/skyssl-embed" --run-dir "$out/run"
-echo "== evaluating the frozen embeddings against random-init and raw-pixel baselines"
+echo "== evaluating the frozen embeddings against random-init, raw-pixel and supervised baselines"
 "$bin/apps/eval/skyssl-eval" --run-dir "$out/run"
 if /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
   /usr/bin/python3 "$root/scripts/plot_eval.py" "$out/run/eval"

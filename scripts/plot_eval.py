@@ -5,7 +5,8 @@
 
 Reads eval.json and points.json in that directory and writes there:
   photoz_scatter.png  k-NN photo-z against spec-z, one panel per encoder
-  label_curve.png     linear-probe accuracy and k-NN sigma_MAD against the number of labels
+  label_curve.png     linear-probe accuracy (and the supervised baseline's, dashed) and k-NN
+                      sigma_MAD against the number of labels
   pca.png             2-D PCA of each encoder's features, coloured by class (or redshift)
 """
 import json
@@ -62,9 +63,12 @@ def main(argv):
     if "morphology" in report:
         for e in encoders(report["morphology"]):
             c = [p for p in report["morphology"][e]["curve"] if "accuracy" in p]
-            axes[0].plot([p["labels"] for p in c], [p["accuracy"] for p in c], "o-", label=e)
+            # The supervised baseline is a classifier trained on the labels, not a probe of
+            # frozen features: dashed.
+            style = "s--" if e == "supervised" else "o-"
+            axes[0].plot([p["labels"] for p in c], [p["accuracy"] for p in c], style, label=e)
             drew = True
-        axes[0].set_title("morphology: linear probe")
+        axes[0].set_title("morphology: linear probe (supervised: trained)")
         axes[0].set_ylabel("accuracy")
     if "photo_z" in report:
         for e in encoders(report["photo_z"]):

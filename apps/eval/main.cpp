@@ -1,6 +1,7 @@
 // skyssl-eval: what a trained encoder knows, on frozen embeddings. Probes (linear, k-NN,
 // photo-z head), label-count curves, self-retrieval under augmentation, and the baselines
-// (random-init encoder, raw pixels, trivial predictors) on the same splits; writes
+// (random-init encoder, raw pixels, the same ResNet trained supervised from scratch, trivial
+// predictors) on the same splits; writes
 // eval.json and points.json (for scripts/plot_eval.py) and prints the table.
 //   skyssl-eval --run-dir runs/ex                       (embeds into RUN/embeddings.h5 first)
 //   skyssl-eval --embeddings emb.h5 [--run-dir runs/ex] [--class-field morphology]
@@ -52,6 +53,9 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-random-init", o.random_init, "skip the random-init encoder baseline");
   app.add_flag("!--no-pixels", o.pixels, "skip the raw-pixel baseline");
   app.add_flag("!--no-retrieval", o.retrieval, "skip self-retrieval");
+  bool supervised = true;
+  app.add_flag("!--no-supervised", supervised,
+               "skip the supervised baseline (same as --set eval.supervised_epochs=0)");
   CLI11_PARSE(app, argc, argv);
   o.class_field.required = cls->count() > 0;
   o.z_field.required = zf->count() > 0;
@@ -65,6 +69,8 @@ int main(int argc, char** argv) {
     const config over = train::resolve_config(sources);
     const config cfg = o.run_dir.empty() ? over : eval::run_config(o.run_dir, over);
     o.probes.split.seed = static_cast<std::uint64_t>(cfg.get_int("train.seed", 0));
+    o.supervised = eval::supervised_options_from(cfg, "eval");
+    if (!supervised) o.supervised.epochs = 0;
     const auto report = eval::run_evaluation(cfg, o);
     fmt::print("{}", report.table());
     return 0;

@@ -1,7 +1,6 @@
 #include "skyssl/eval/embedding_file.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -84,22 +83,8 @@ std::vector<std::int64_t> dims_of(hid_t dset) {
   return {d.begin(), d.end()};
 }
 
-// Opens an embedding file read-only and checks it is one.
-h5id open_embedding_file(const std::string& path) {
-  detail::h5_quiet();
-  if (!std::filesystem::exists(path))
-    throw data_error(
-        fmt::format("embedding file '{}' not found (write it with skyssl-embed)", path));
-  h5id file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
-  if (!file)
-    throw data_error(fmt::format("'{}' is not an HDF5 file: {}", path, detail::h5_error()));
-  std::int64_t tag = 0;
-  if (!read_int_attr(file.get(), "skyssl_embedding", tag) || tag != 1)
-    throw data_error(fmt::format(
-        "'{}' is not a skyssl embedding file (no root attribute skyssl_embedding = 1)", path));
-  return file;
-}
-
+// The header as the file records it, read on the writer's own handle (resume check); readers
+// go through embedding_reader.
 embedding_header header_of(hid_t file, const std::string& path) {
   embedding_header h;
   read_string_attr(file, "arch", h.arch);
@@ -355,83 +340,6 @@ void embedding_writer::close() {
   s_->done.reset();
   const hid_t id = s_->file.release();
   h5_status(H5Fclose(id), fmt::format("cannot close embedding file '{}'", path_));
-}
-
-embedding_header read_embedding_header(const std::string& path) {
-  const auto file = open_embedding_file(path);
-  return header_of(file.get(), path);
-}
-
-torch::Tensor read_embeddings(const std::string& path, const std::string& which) {
-  if (which != "backbone" && which != "projection")
-    throw data_error(fmt::format("embeddings '{}': choose backbone or projection", which));
-  const auto file = open_embedding_file(path);
-  const auto h = header_of(file.get(), path);
-  const auto done = read_done(file.get(), h.chunks());
-  const auto written = std::count(done.begin(), done.end(), 1);
-  if (written != h.chunks())
-    throw data_error(fmt::format(
-        "embedding file '{}' is incomplete: {} of {} chunks written; run skyssl-embed again "
-        "with the same --out to finish it",
-        path, written, h.chunks()));
-  if (H5Lexists(file.get(), which.c_str(), H5P_DEFAULT) <= 0)
-    throw data_error(
-        fmt::format("embedding file '{}' has no /{} (skyssl-embed --what {})", path, which, which));
-  h5id d(H5Dopen2(file.get(), which.c_str(), H5P_DEFAULT));
-  const auto dims = dims_of(d.get());
-  auto out = torch::empty({dims.at(0), dims.at(1)}, torch::kFloat32);
-  h5_status(
-      H5Dread(d.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data_ptr<float>()),
-      fmt::format("embedding file '{}': cannot read /{}", path, which));
-  return out;
-}
-
-torch::Tensor read_field(const std::string& path, const std::string& name) {
-  const auto file = open_embedding_file(path);
-  const std::string link = "fields/" + name;
-  if (H5Lexists(file.get(), "fields", H5P_DEFAULT) <= 0 ||
-      H5Lexists(file.get(), link.c_str(), H5P_DEFAULT) <= 0) {
-    std::string known;
-    for (const auto& f : fields_in(file.get())) known += (known.empty() ? "" : ", ") + f;
-    throw data_error(fmt::format("embedding file '{}' has no field '{}' (fields: {})", path, name,
-                                 known.empty() ? "none" : known));
-  }
-  h5id d(H5Dopen2(file.get(), link.c_str(), H5P_DEFAULT));
-  const auto n = dims_of(d.get()).at(0);
-  h5id type(H5Dget_type(d.get()));
-  const auto cls = H5Tget_class(type.get());
-  if (cls == H5T_FLOAT) {
-    const bool f64 = H5Tget_size(type.get()) > 4;
-    auto out = torch::empty({n}, f64 ? torch::kFloat64 : torch::kFloat32);
-    h5_status(H5Dread(d.get(), f64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
-                      H5P_DEFAULT, out.data_ptr()),
-              fmt::format("embedding file '{}': cannot read /{}", path, link));
-    return out;
-  }
-  if (cls != H5T_INTEGER)
-    throw data_error(fmt::format("embedding file '{}': /{} is not numeric", path, link));
-  auto out = torch::empty({n}, torch::kInt64);
-  if (H5Tget_sign(type.get()) == H5T_SGN_NONE && H5Tget_size(type.get()) == 8) {
-    std::vector<std::uint64_t> u(static_cast<std::size_t>(n));
-    h5_status(H5Dread(d.get(), H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, u.data()),
-              fmt::format("embedding file '{}': cannot read /{}", path, link));
-    auto* o = out.data_ptr<std::int64_t>();
-    for (std::int64_t i = 0; i < n; ++i) {
-      if (u[i] > static_cast<std::uint64_t>(INT64_MAX))
-        throw data_error(fmt::format("embedding file '{}': /{} row {} = {} does not fit int64",
-                                     path, link, i, u[i]));
-      o[i] = static_cast<std::int64_t>(u[i]);
-    }
-    return out;
-  }
-  h5_status(H5Dread(d.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data_ptr()),
-            fmt::format("embedding file '{}': cannot read /{}", path, link));
-  return out;
-}
-
-std::vector<std::string> field_names(const std::string& path) {
-  const auto file = open_embedding_file(path);
-  return fields_in(file.get());
 }
 
 }  // namespace skyssl::eval

@@ -10,9 +10,7 @@
 //   /progress/done   (ceil(N / chunk_rows)) uint8, 1 where that chunk of rows is written;
 //                    attribute chunk_rows on /progress
 // Written by skyssl-embed on any number of ranks (MPI-IO driver, independent raw writes, one
-// chunk of rows per write), read by skyssl-eval and skyssl-search.
-#include <torch/types.h>
-
+// chunk of rows per write); read by skyssl-eval and skyssl-search through embedding_reader.hpp.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -72,16 +70,8 @@ class embedding_writer {
   std::unique_ptr<state> s_;
 };
 
-embedding_header read_embedding_header(const std::string& path);
 // What makes `found` another embedding than `wanted` (model, weights digest, source, rows,
 // dims, chunk_rows), "" when it is the same.
 std::string difference(const embedding_header& found, const embedding_header& wanted);
-// (N, D) float32 of "backbone" or "projection"; data_error naming the file when absent,
-// incomplete (a chunk not yet written) or not an embedding file.
-torch::Tensor read_embeddings(const std::string& path, const std::string& which);
-// A field under /fields as a 1-D tensor: int64 for integer types up to 64 bits (uint64 above
-// 2^63-1 is an error), float64 or float32 for floats.
-torch::Tensor read_field(const std::string& path, const std::string& name);
-std::vector<std::string> field_names(const std::string& path);
 
 }  // namespace skyssl::eval

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <torch/torch.h>
 
 #include <algorithm>
 #include <charconv>
@@ -29,10 +30,23 @@ bool read_int_attr(hid_t obj, const char* name, long long& out) {
   return H5Aread(attr.get(), H5T_NATIVE_LLONG, &out) >= 0;
 }
 
+// A string attribute read in its own file type: the writer stores exactly-sized, null-padded
+// strings, which a conversion to a null-terminated memory type of the same size would cut by
+// one character.
 std::string read_text_attr(hid_t obj, const char* name) {
-  std::vector<std::string> v;
-  if (!h5::read_string_attr(obj, name, v) || v.empty()) return {};
-  return v.front();
+  if (H5Aexists(obj, name) <= 0) return {};
+  h5::handle attr(H5Aopen(obj, name, H5P_DEFAULT));
+  if (!attr) return {};
+  h5::handle type(H5Aget_type(attr.get()));
+  if (H5Tget_class(type.get()) != H5T_STRING) return {};
+  if (H5Tis_variable_str(type.get()) > 0) {
+    std::vector<std::string> v;
+    if (!h5::read_string_attr(obj, name, v) || v.empty()) return {};
+    return v.front();
+  }
+  std::string buf(H5Tget_size(type.get()), '\0');
+  if (H5Aread(attr.get(), type.get(), buf.data()) < 0) return {};
+  return buf.substr(0, buf.find('\0'));
 }
 
 }  // namespace
@@ -43,6 +57,7 @@ struct embedding_reader::state {
   std::map<std::string, int> dims;
   std::map<std::string, h5::handle> fields;
   std::map<std::string, bool> integer_field;
+  h5::handle done;  // /progress/done, when present
 };
 
 embedding_reader::embedding_reader(const std::filesystem::path& path)
@@ -51,7 +66,8 @@ embedding_reader::embedding_reader(const std::filesystem::path& path)
   h5::quiet();
   const std::string file = path.string();
   if (!std::filesystem::exists(path))
-    throw data_error(fmt::format("embedding file '{}' not found", file));
+    throw data_error(
+        fmt::format("embedding file '{}' not found (write it with skyssl-embed)", file));
   s_->file = h5::handle(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (!s_->file)
     throw data_error(fmt::format("'{}' is not an HDF5 file ({})", file, h5::last_error()));
@@ -62,8 +78,11 @@ embedding_reader::embedding_reader(const std::filesystem::path& path)
         "'{}' is not a skyssl embedding file (no root attribute skyssl_embedding = 1); write "
         "one with skyssl-embed",
         file));
-  arch_ = read_text_attr(f, "arch");
-  source_ = read_text_attr(f, "source");
+  header_.arch = read_text_attr(f, "arch");
+  header_.source = read_text_attr(f, "source");
+  header_.model = read_text_attr(f, "model");
+  header_.weights = read_text_attr(f, "weights");
+  header_.weights_digest = read_text_attr(f, "weights_digest");
   rows_ = -1;
   auto check_rows = [&](std::int64_t n, const std::string& what) {
     if (rows_ < 0) rows_ = n;
@@ -84,11 +103,30 @@ embedding_reader::embedding_reader(const std::filesystem::path& path)
     if (dims[1] == 0) throw data_error(fmt::format("'{}': /{} has 0 columns", file, name));
     check_rows(static_cast<std::int64_t>(dims[0]), std::string("/") + name);
     s_->dims[name] = static_cast<int>(dims[1]);
+    (std::string(name) == "backbone" ? header_.backbone_dim : header_.projection_dim) =
+        static_cast<std::int64_t>(dims[1]);
     s_->spaces[name] = std::move(d);
     spaces_.emplace_back(name);
   }
   if (spaces_.empty())
     throw data_error(fmt::format("'{}' has neither /backbone nor /projection", file));
+  header_.rows = rows_;
+  if (H5Lexists(f, "progress", H5P_DEFAULT) > 0) {
+    h5::handle g(H5Gopen2(f, "progress", H5P_DEFAULT));
+    long long chunk_rows = 0;
+    if (!g || !read_int_attr(g.get(), "chunk_rows", chunk_rows) || chunk_rows < 1 ||
+        H5Lexists(g.get(), "done", H5P_DEFAULT) <= 0)
+      throw data_error(
+          fmt::format("'{}': /progress lacks its chunk_rows attribute or its done dataset", file));
+    header_.chunk_rows = chunk_rows;
+    s_->done = h5::handle(H5Dopen2(g.get(), "done", H5P_DEFAULT));
+    h5::handle sp(H5Dget_space(s_->done.get()));
+    if (H5Sget_simple_extent_npoints(sp.get()) != header_.chunks())
+      throw data_error(fmt::format(
+          "'{}': /progress/done has {} entries, {} rows in chunks of {} "
+          "need {}",
+          file, H5Sget_simple_extent_npoints(sp.get()), rows_, chunk_rows, header_.chunks()));
+  }
   if (H5Lexists(f, "fields", H5P_DEFAULT) > 0) {
     h5::handle grp(H5Gopen2(f, "fields", H5P_DEFAULT));
     H5G_info_t info{};
@@ -170,6 +208,71 @@ void embedding_reader::read_strided(const std::string& space, std::int64_t strid
             fmt::format("reading a sample of /{} in '{}'", space, path_.string()));
 }
 
+std::int64_t embedding_reader::chunks_done() const {
+  if (!s_->done) return header_.chunks();
+  std::vector<std::uint8_t> done(static_cast<std::size_t>(header_.chunks()));
+  if (done.empty()) return 0;
+  lock g(h5::mutex());
+  read_rows(s_->done.get(), 1, 0, 1, header_.chunks(), H5T_NATIVE_UINT8, done.data(),
+            fmt::format("reading /progress/done in '{}'", path_.string()));
+  return std::count(done.begin(), done.end(), std::uint8_t{1});
+}
+
+void embedding_reader::require_complete() const {
+  const auto done = chunks_done();
+  if (done != header_.chunks())
+    throw data_error(fmt::format(
+        "embedding file '{}' is incomplete: {} of {} chunks written; run skyssl-embed again "
+        "with the same --out to finish it",
+        path_.string(), done, header_.chunks()));
+}
+
+torch::Tensor embedding_reader::read_all(const std::string& space) const {
+  const int d = dim(space);
+  require_complete();
+  auto out = torch::empty({rows_, d}, torch::kFloat32);
+  read(space, 0, rows_, out.data_ptr<float>());
+  return out;
+}
+
+torch::Tensor embedding_reader::column(const std::string& field) const {
+  const auto it = s_->fields.find(field);
+  if (it == s_->fields.end())
+    throw data_error(
+        fmt::format("embedding file '{}' has no field '{}' (fields: {})", path_.string(), field,
+                    fields_.empty() ? "none" : fmt::format("{}", fmt::join(fields_, ", "))));
+  const auto what = fmt::format("reading /fields/{} in '{}'", field, path_.string());
+  lock g(h5::mutex());
+  const hid_t d = it->second.get();
+  h5::handle type(H5Dget_type(d));
+  if (!s_->integer_field.at(field)) {
+    const bool f64 = H5Tget_size(type.get()) > 4;
+    auto out = torch::empty({rows_}, f64 ? torch::kFloat64 : torch::kFloat32);
+    if (rows_ > 0)
+      read_rows(d, 1, 0, 1, rows_, f64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, out.data_ptr(),
+                what);
+    return out;
+  }
+  auto out = torch::empty({rows_}, torch::kInt64);
+  if (rows_ == 0) return out;
+  if (H5Tget_sign(type.get()) == H5T_SGN_NONE && H5Tget_size(type.get()) == 8) {
+    std::vector<std::uint64_t> u(static_cast<std::size_t>(rows_));
+    read_rows(d, 1, 0, 1, rows_, H5T_NATIVE_UINT64, u.data(), what);
+    auto* o = out.data_ptr<std::int64_t>();
+    for (std::int64_t i = 0; i < rows_; ++i) {
+      if (u[i] > static_cast<std::uint64_t>(INT64_MAX))
+        throw data_error(
+            fmt::format("embedding file '{}': /fields/{} row {} = {} does not fit "
+                        "int64",
+                        path_.string(), field, i, u[i]));
+      o[i] = static_cast<std::int64_t>(u[i]);
+    }
+    return out;
+  }
+  read_rows(d, 1, 0, 1, rows_, H5T_NATIVE_INT64, out.data_ptr(), what);
+  return out;
+}
+
 std::vector<std::int64_t> embedding_reader::find(const std::string& field,
                                                  const std::string& value) const {
   const auto it = s_->fields.find(field);
@@ -233,6 +336,24 @@ std::string embedding_reader::field_text(const std::string& field, std::int64_t 
   double v = 0;
   read_rows(it->second.get(), 1, row, 1, 1, H5T_NATIVE_DOUBLE, &v, what);
   return fmt::format("{}", v);
+}
+
+embedding_header read_embedding_header(const std::string& path) {
+  return embedding_reader(path).header();
+}
+
+torch::Tensor read_embeddings(const std::string& path, const std::string& which) {
+  if (which != "backbone" && which != "projection")
+    throw data_error(fmt::format("embeddings '{}': choose backbone or projection", which));
+  return embedding_reader(path).read_all(which);
+}
+
+torch::Tensor read_field(const std::string& path, const std::string& name) {
+  return embedding_reader(path).column(name);
+}
+
+std::vector<std::string> field_names(const std::string& path) {
+  return embedding_reader(path).fields();
 }
 
 }  // namespace skyssl::eval

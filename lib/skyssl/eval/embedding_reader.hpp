@@ -1,14 +1,20 @@
 #pragma once
-// Reads an embedding file written by skyssl-embed (docs/search-and-export.md): one HDF5 file,
-// root attributes `skyssl_embedding` = 1, `arch`, `source`; datasets `/backbone` (N, D) and/or
-// `/projection` (N, 128) float32, raw (not normalised), row i = archive row i; id fields as 1-D
-// datasets under `/fields/<name>`. Rows are read in caller-sized slabs, so a file of tens of
-// millions of rows is never held in memory whole.
+// The one reader of embedding files (the format: embedding_file.hpp, docs/evaluation.md),
+// for skyssl-eval and skyssl-search alike: root attributes `skyssl_embedding` = 1, `arch`,
+// `source`, `model`, `weights`, `weights_digest`; datasets `/backbone` (N, D) and/or
+// `/projection` (N, P) float32, raw (not normalised), row i = archive row i; 1-D numeric fields
+// under `/fields/<name>`; `/progress/done` per chunk of rows (a file without /progress, written
+// whole by another tool, counts as complete). Rows are read in caller-sized slabs, so a file of
+// tens of millions of rows is never held in memory whole; or a whole space as one tensor.
+#include <torch/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "skyssl/eval/embedding_file.hpp"
 
 namespace skyssl::eval {
 
@@ -24,13 +30,27 @@ class embedding_reader {
 
   const std::filesystem::path& path() const { return path_; }
   std::int64_t rows() const { return rows_; }
-  const std::string& arch() const { return arch_; }
-  const std::string& source() const { return source_; }
+  // Attributes, dims and chunk_rows (0 without /progress) as the writer recorded them.
+  const embedding_header& header() const { return header_; }
+  const std::string& arch() const { return header_.arch; }
+  const std::string& source() const { return header_.source; }
+  // Chunks marked done in /progress/done (header().chunks() when there is no /progress).
+  std::int64_t chunks_done() const;
+  // data_error naming the file and how many chunks are written when some are not (skyssl-embed
+  // was interrupted: run it again with the same --out).
+  void require_complete() const;
   // "backbone" and/or "projection", as present.
   const std::vector<std::string>& spaces() const { return spaces_; }
   // Width of a space; data_error naming the file and the spaces it has when absent.
   int dim(const std::string& space) const;
   const std::vector<std::string>& fields() const { return fields_; }
+
+  // The whole of `space` as (N, D) float32, after require_complete().
+  torch::Tensor read_all(const std::string& space) const;
+  // A field as a 1-D tensor: int64 for integer types up to 64 bits (uint64 above 2^63-1 is an
+  // error naming the row), float64 or float32 for floats; data_error naming the fields there
+  // are when absent.
+  torch::Tensor column(const std::string& field) const;
 
   // Rows [start, start + count) of `space` into out (count * dim floats).
   void read(const std::string& space, std::int64_t start, std::int64_t count, float* out) const;
@@ -50,8 +70,15 @@ class embedding_reader {
   std::unique_ptr<state> s_;
   std::filesystem::path path_;
   std::int64_t rows_ = 0;
-  std::string arch_, source_;
+  embedding_header header_;
   std::vector<std::string> spaces_, fields_;
 };
+
+// One-call conveniences over embedding_reader.
+embedding_header read_embedding_header(const std::string& path);
+// (N, D) float32 of "backbone" or "projection" of a complete file.
+torch::Tensor read_embeddings(const std::string& path, const std::string& which);
+torch::Tensor read_field(const std::string& path, const std::string& name);
+std::vector<std::string> field_names(const std::string& path);
 
 }  // namespace skyssl::eval

@@ -14,7 +14,7 @@
 #include "skyssl/data/options.hpp"
 #include "skyssl/dist/communicator.hpp"
 #include "skyssl/eval/embed.hpp"
-#include "skyssl/eval/embedding_file.hpp"
+#include "skyssl/eval/embedding_reader.hpp"
 #include "skyssl/eval/pixel_baseline.hpp"
 #include "skyssl/eval/self_retrieval.hpp"
 #include "skyssl/eval/trained_encoder.hpp"
@@ -200,6 +200,17 @@ evaluation_report run_evaluation(const config& cfg_in, const evaluation_options&
     for (std::int64_t s = 0; s < n; s += o.chunk)
       parts.push_back(pca.project(crops_of(archive, augment, s, std::min(o.chunk, n - s))));
     probe("pixels", torch::cat(parts));
+  }
+  if (o.supervised.enabled() && splits.morphology && have_run) {
+    log::info("eval: supervised baseline (same ResNet from scratch on the labels) at {:.0f} s",
+              seconds());
+    report.add_probes(
+        "supervised",
+        {{"morphology", supervised_morphology(archive, augment, encoder_options(cfg, channels),
+                                              labels, splits.class_split, o.probes.label_counts,
+                                              o.supervised, seed, o.chunk)}});
+  } else if (o.supervised.enabled() && splits.morphology) {
+    log::info("eval: no --run-dir, so no supervised baseline (its shape comes from the run)");
   }
   {
     nlohmann::json fields;

@@ -1,13 +1,15 @@
 #pragma once
 // skyssl-eval's work as one call: the SSL encoder's frozen embeddings (an embedding file, or a
 // run directory embedded first into RUN/embeddings.h5), the baselines on the same splits
-// (random-init encoder of the same shape, raw pixels, the trivial predictors), the probes of
+// (random-init encoder of the same shape, raw pixels, the trivial predictors, and the same
+// architecture trained from scratch on the morphology labels), the probes of
 // probes.hpp, self-retrieval under augmentation, and the report (eval.json, points.json).
 #include <cstdint>
 #include <string>
 
 #include "skyssl/eval/probes.hpp"
 #include "skyssl/eval/report.hpp"
+#include "skyssl/eval/supervised_baseline.hpp"
 #include "skyssl/eval/task_labels.hpp"
 
 namespace skyssl {
@@ -24,6 +26,7 @@ struct evaluation_options {
   label_request class_field{"morphology", false}, z_field{"z_spec", false};
   probe_config probes;
   bool random_init = true, pixels = true, retrieval = true;
+  supervised_options supervised;  // eval.supervised_*; epochs 0 = no supervised baseline
   std::int64_t retrieval_count = 1024;
   int pixel_components = 256;
   std::int64_t chunk = 256;

@@ -53,6 +53,36 @@ nlohmann::json nan_to_null(const std::vector<double>& v) {
   return j;
 }
 
+// One task over the label-count curve of split `sp`: fit_score(x_train, y_train, x_test,
+// truth, full, top) fits on the first n rows of the pool and returns that point's metrics
+// (`full`: n is the whole pool; `top` takes metrics reported for the full pool only). The
+// full pool's point is also the task's top level, with n_train and n_test.
+template <class T, class F>
+nlohmann::json over_curve(const torch::Tensor& features, const split& sp,
+                          const std::vector<T>& values, const std::vector<std::int64_t>& counts,
+                          F&& fit_score) {
+  const auto x_test = rows_of(features, sp.test);
+  const auto truth = pick(values, sp.test);
+  const auto pool = static_cast<std::int64_t>(sp.train.size());
+  nlohmann::json j, curve = nlohmann::json::array();
+  for (const auto n : curve_counts(counts, pool)) {
+    const auto rows = first(sp.train, n);
+    const bool full = n == pool;
+    nlohmann::json top = nlohmann::json::object();
+    auto point = fit_score(rows_of(features, rows), pick(values, rows), x_test, truth, full, top);
+    if (full) {
+      j = point;
+      j.update(top);
+      j["n_train"] = n;
+      j["n_test"] = sp.test.size();
+    }
+    point["labels"] = n;
+    curve.push_back(point);
+  }
+  j["curve"] = curve;
+  return j;
+}
+
 }  // namespace
 
 task_splits make_task_splits(const task_labels& labels, const split_options& o) {
@@ -72,72 +102,51 @@ nlohmann::json probe_encoder(const torch::Tensor& features, const task_labels& l
                              const task_splits& splits, const probe_config& c,
                              nlohmann::json* predictions) {
   nlohmann::json out;
-  if (splits.morphology) {
-    const auto& sp = splits.class_split;
-    const auto x_test = rows_of(features, sp.test);
-    const auto truth = pick(labels.classes, sp.test);
-    nlohmann::json j, curve = nlohmann::json::array();
-    for (const auto n : curve_counts(c.label_counts, static_cast<std::int64_t>(sp.train.size()))) {
-      const auto rows = first(sp.train, n);
-      const auto x_train = rows_of(features, rows);
-      const auto y_train = pick(labels.classes, rows);
-      nlohmann::json point = {{"labels", n}};
-      // A subset with one class only has no linear probe; k-NN still answers.
-      const bool two =
-          std::any_of(y_train.begin(), y_train.end(), [&](int y) { return y != y_train.front(); });
-      std::vector<int> predicted;
-      if (two) {
-        const auto model = fit_logistic(x_train, y_train, labels.n_classes, c.logistic);
-        predicted = model.predict(x_test);
-        point["accuracy"] = accuracy(predicted, truth);
-      }
-      const auto nn = knn_search(x_train, x_test, c.k);
-      point["knn_accuracy"] =
-          accuracy(knn_classify(nn, y_train, labels.n_classes, c.temperature), truth);
-      if (n == static_cast<std::int64_t>(sp.train.size())) {
-        j = point;
-        j.erase("labels");
-        j["n_train"] = n;
-        j["n_test"] = sp.test.size();
-        if (two) {
-          const auto pc = per_class_metrics(predicted, truth, labels.n_classes);
-          j["precision"] = nan_to_null(pc.precision);
-          j["recall"] = nan_to_null(pc.recall);
-        }
-      }
-      curve.push_back(point);
-    }
-    j["curve"] = curve;
-    out["morphology"] = j;
-  }
-  if (splits.photo_z) {
-    const auto& sp = splits.z_split;
-    const auto x_test = rows_of(features, sp.test);
-    const auto truth = pick(labels.z, sp.test);
-    nlohmann::json j, curve = nlohmann::json::array();
-    for (const auto n : curve_counts(c.label_counts, static_cast<std::int64_t>(sp.train.size()))) {
-      const auto rows = first(sp.train, n);
-      const auto x_train = rows_of(features, rows);
-      const auto z_train = pick(labels.z, rows);
-      const auto nn = knn_search(x_train, x_test, c.k);
-      const auto z_knn = knn_regress(nn, z_train, c.temperature);
-      nlohmann::json point = photoz_json(compute_photoz_metrics(z_knn, truth), "");
-      // The 180-bin head is fitted on the full pool only: over the curve it would cost 180-class
-      // fits at every point for every encoder (minutes on 2 cores); the k-NN curve is cheap.
-      if (n == static_cast<std::int64_t>(sp.train.size())) {
-        const auto z_head = fit_predict_photoz_head(x_train, z_train, x_test, c.bins, c.logistic);
-        point.update(photoz_json(compute_photoz_metrics(z_head, truth), "head_"));
-        if (predictions) *predictions = {{"z_knn", z_knn}, {"z_head", z_head}};
-        j = point;
-        j["n_train"] = n;
-        j["n_test"] = sp.test.size();
-      }
-      point["labels"] = n;
-      curve.push_back(point);
-    }
-    j["curve"] = curve;
-    out["photo_z"] = j;
-  }
+  if (splits.morphology)
+    out["morphology"] = over_curve(
+        features, splits.class_split, labels.classes, c.label_counts,
+        [&](const torch::Tensor& x_train, const std::vector<int>& y_train,
+            const torch::Tensor& x_test, const std::vector<int>& truth, bool full,
+            nlohmann::json& top) {
+          nlohmann::json point;
+          // A subset with one class only has no linear probe; k-NN still answers.
+          const bool two = std::any_of(y_train.begin(), y_train.end(),
+                                       [&](int y) { return y != y_train.front(); });
+          if (two) {
+            const auto model = fit_logistic(x_train, y_train, labels.n_classes, c.logistic);
+            const auto predicted = model.predict(x_test);
+            point["accuracy"] = accuracy(predicted, truth);
+            if (full) {
+              const auto pc = per_class_metrics(predicted, truth, labels.n_classes);
+              top["precision"] = nan_to_null(pc.precision);
+              top["recall"] = nan_to_null(pc.recall);
+            }
+          }
+          const auto nn = knn_search(x_train, x_test, c.k);
+          point["knn_accuracy"] =
+              accuracy(knn_classify(nn, y_train, labels.n_classes, c.temperature), truth);
+          return point;
+        });
+  if (splits.photo_z)
+    out["photo_z"] =
+        over_curve(features, splits.z_split, labels.z, c.label_counts,
+                   [&](const torch::Tensor& x_train, const std::vector<double>& z_train,
+                       const torch::Tensor& x_test, const std::vector<double>& truth, bool full,
+                       nlohmann::json&) {
+                     const auto nn = knn_search(x_train, x_test, c.k);
+                     const auto z_knn = knn_regress(nn, z_train, c.temperature);
+                     nlohmann::json point = photoz_json(compute_photoz_metrics(z_knn, truth), "");
+                     // The 180-bin head is fitted on the full pool only: over the curve it would
+                     // cost 180-class fits at every point for every encoder (minutes on 2 cores);
+                     // the k-NN curve is cheap.
+                     if (full) {
+                       const auto z_head =
+                           fit_predict_photoz_head(x_train, z_train, x_test, c.bins, c.logistic);
+                       point.update(photoz_json(compute_photoz_metrics(z_head, truth), "head_"));
+                       if (predictions) *predictions = {{"z_knn", z_knn}, {"z_head", z_head}};
+                     }
+                     return point;
+                   });
   return out;
 }
 

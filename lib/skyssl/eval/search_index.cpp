@@ -27,6 +27,7 @@ search_index search_index::build(const embedding_reader& e, const std::string& s
   const int dim = e.dim(space);
   const std::int64_t n = e.rows();
   if (n == 0) throw data_error(fmt::format("'{}' has no rows to index", e.path().string()));
+  e.require_complete();  // an interrupted skyssl-embed leaves rows that were never written
   similarity_index idx(dim, o.index, n);
   std::vector<float> buf;
   if (idx.needs_training()) {

@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "skyssl/core/error.hpp"
-#include "skyssl/eval/embedding_file.hpp"
+#include "skyssl/eval/embedding_reader.hpp"
 #include "tests/integration/eval/cli.hpp"
 
 namespace fs = std::filesystem;

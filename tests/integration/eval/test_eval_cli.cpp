@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -41,7 +42,8 @@ TEST_CASE("skyssl-eval: eval.json shape, shared splits, baselines, reproducible"
   fs::remove(r / "embeddings.h5");
   const std::string cmd = eval_exe() + " --run-dir " + r.string() +
                           " --k 10 --label-counts 32,64 --retrieval-count 128 "
-                          "--pixel-components 32";
+                          "--pixel-components 32 --set eval.supervised_epochs=1 "
+                          "--set eval.supervised_min_steps=4 --set eval.supervised_batch=32";
   auto e = run(cmd);
   REQUIRE_MESSAGE(e.status == 0, e.output);
   CHECK(fs::exists(r / "embeddings.h5"));  // the run was embedded first
@@ -74,6 +76,20 @@ TEST_CASE("skyssl-eval: eval.json shape, shared splits, baselines, reproducible"
     CHECK(m["n_test"] == j["morphology"]["ssl"]["n_test"]);
   }
   CHECK(j["morphology"]["trivial"]["accuracy"].get<double>() >= 0.5);  // majority of 2 classes
+  // The supervised baseline: the same ResNet trained on the labels, on the same test rows and
+  // label counts (its steps: max(min_steps 4, 1 epoch of batches of 32)).
+  {
+    const auto& m = j["morphology"]["supervised"];
+    CHECK(m["n_test"] == j["morphology"]["ssl"]["n_test"]);
+    CHECK(m["n_train"] == j["morphology"]["ssl"]["n_train"]);
+    CHECK(is_count_over(m["accuracy"], m["n_test"]));
+    REQUIRE(m["curve"].size() == 3);
+    CHECK(m["curve"][0]["labels"] == 32);
+    CHECK(m["curve"][0]["steps"] == 4);
+    CHECK(m["curve"][2]["steps"] == std::max(4, m["n_train"].get<int>() / 32));
+    CHECK(m["epochs"] == 1);
+    CHECK(!j["photo_z"].contains("supervised"));
+  }
   // The trained weights were used: other embeddings than the random init's.
   CHECK(j["photo_z"]["ssl"] != j["photo_z"]["random_init"]);
   // The console table is the report's.
@@ -99,6 +115,12 @@ TEST_CASE("skyssl-eval: eval.json shape, shared splits, baselines, reproducible"
   const auto f = read_json(dir() / "file_only" / "eval.json");
   CHECK(f["morphology"]["ssl"] == j["morphology"]["ssl"]);
   CHECK(!f["morphology"].contains("random_init"));
+  CHECK(!f["morphology"].contains("supervised"));  // its shape comes from the run
+  // --no-supervised turns it off.
+  auto off = run(cmd + " --no-supervised --no-retrieval --no-random-init --out-dir " +
+                 (dir() / "off").string());
+  REQUIRE_MESSAGE(off.status == 0, off.output);
+  CHECK(!read_json(dir() / "off" / "eval.json")["morphology"].contains("supervised"));
 }
 
 TEST_CASE("skyssl-eval: missing label field, one class only, another model's embeddings") {

@@ -11,6 +11,7 @@
 #include "skyssl/data/writer.hpp"
 #include "skyssl/eval/archive_fields.hpp"
 #include "skyssl/eval/embedding_file.hpp"
+#include "skyssl/eval/embedding_reader.hpp"
 #include "tests/support/test_paths.hpp"
 
 namespace fs = std::filesystem;
