@@ -37,24 +37,9 @@ void write_int_attr(hid_t obj, const char* name, std::int64_t value) {
 }
 
 bool read_string_attr(hid_t obj, const char* name, std::string& out) {
-  if (H5Aexists(obj, name) <= 0) return false;
-  h5id attr(H5Aopen(obj, name, H5P_DEFAULT));
-  h5id type(H5Aget_type(attr.get()));
-  if (H5Tget_class(type.get()) != H5T_STRING) return false;
-  if (H5Tis_variable_str(type.get()) > 0) {
-    h5id mem(H5Tcopy(H5T_C_S1));
-    H5Tset_size(mem.get(), H5T_VARIABLE);
-    char* s = nullptr;
-    if (H5Aread(attr.get(), mem.get(), &s) < 0) return false;
-    out = s ? s : "";
-    h5id space(H5Aget_space(attr.get()));
-    H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, &s);
-    return true;
-  }
-  const std::size_t n = H5Tget_size(type.get());
-  std::string buf(n, '\0');
-  if (H5Aread(attr.get(), type.get(), buf.data()) < 0) return false;
-  out = buf.substr(0, buf.find('\0'));
+  std::vector<std::string> v;
+  if (!data::h5::read_string_attr(obj, name, v)) return false;
+  out = v.empty() ? std::string() : v.front();
   return true;
 }
 

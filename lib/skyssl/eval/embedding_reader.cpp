@@ -30,23 +30,10 @@ bool read_int_attr(hid_t obj, const char* name, long long& out) {
   return H5Aread(attr.get(), H5T_NATIVE_LLONG, &out) >= 0;
 }
 
-// A string attribute read in its own file type: the writer stores exactly-sized, null-padded
-// strings, which a conversion to a null-terminated memory type of the same size would cut by
-// one character.
 std::string read_text_attr(hid_t obj, const char* name) {
-  if (H5Aexists(obj, name) <= 0) return {};
-  h5::handle attr(H5Aopen(obj, name, H5P_DEFAULT));
-  if (!attr) return {};
-  h5::handle type(H5Aget_type(attr.get()));
-  if (H5Tget_class(type.get()) != H5T_STRING) return {};
-  if (H5Tis_variable_str(type.get()) > 0) {
-    std::vector<std::string> v;
-    if (!h5::read_string_attr(obj, name, v) || v.empty()) return {};
-    return v.front();
-  }
-  std::string buf(H5Tget_size(type.get()), '\0');
-  if (H5Aread(attr.get(), type.get(), buf.data()) < 0) return {};
-  return buf.substr(0, buf.find('\0'));
+  std::vector<std::string> v;
+  if (!h5::read_string_attr(obj, name, v) || v.empty()) return {};
+  return v.front();
 }
 
 }  // namespace

@@ -139,6 +139,34 @@ TEST_CASE("archive: missing attributes come from options, then presets by channe
                        archive_error);
 }
 
+TEST_CASE("archive: fixed-length, null-padded string attributes keep every character") {
+  // What h5py writes for np.array([b"g", b"r", b"z"]) and np.bytes_("decals"): strings of
+  // exactly their stored size, no terminator. Read into a same-size null-terminated type,
+  // HDF5 drops the last character ("g" -> "").
+  const auto dir = skyssl::test::tmp_dir("archive_fixed_strings");
+  const auto p = (dir / "fixed.h5").string();
+  raw_file(p, "images", H5T_NATIVE_FLOAT, {2, 3, 8, 8});
+  const hid_t f = H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  auto fixed_attr = [&](const char* name, const std::string& bytes, std::size_t size,
+                        hsize_t count) {
+    const hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, size);
+    H5Tset_strpad(t, H5T_STR_NULLPAD);
+    const hid_t s = count ? H5Screate_simple(1, &count, nullptr) : H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(f, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, t, bytes.data());
+    H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+  };
+  fixed_attr("bands", "grz", 1, 3);
+  fixed_attr("survey", "decals", 6, 0);
+  H5Fclose(f);
+  const archive a(opts(p));
+  CHECK(a.bands() == std::vector<std::string>{"g", "r", "z"});
+  CHECK(a.survey() == "decals");
+}
+
 TEST_CASE("archive: uint16 images are converted to float32") {
   const auto dir = skyssl::test::tmp_dir("archive_u16");
   const auto p = (dir / "u16.h5").string();

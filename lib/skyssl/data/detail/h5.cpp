@@ -93,8 +93,11 @@ bool read_string_attr(hid_t obj, const char* name, std::vector<std::string>& out
     for (auto* p : buf) out.emplace_back(p ? p : "");
     H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, buf.data());
   } else {
-    const std::size_t len = H5Tget_size(type.get());
+    // One byte more than the file's strings: a null-padded string of exactly its stored size
+    // converted to a null-terminated type of the same size loses its last character.
+    const std::size_t len = H5Tget_size(type.get()) + 1;
     H5Tset_size(mem.get(), len);
+    H5Tset_strpad(mem.get(), H5T_STR_NULLTERM);
     std::vector<char> buf(len * static_cast<std::size_t>(n), '\0');
     if (H5Aread(attr.get(), mem.get(), buf.data()) < 0) return false;
     for (hssize_t i = 0; i < n; ++i) {
