@@ -12,6 +12,8 @@
 
 namespace skyssl::kernels {
 
+class augment_threads;
+
 struct two_views {
   torch::Tensor view1, view2;  // (N, C, h, w) float32 on the input's device
 };
@@ -29,6 +31,18 @@ void augment_two_views_into(const augment_config& cfg, const torch::Tensor& imag
                             const torch::Tensor& ids, const torch::Tensor& ebv,
                             const torch::Tensor& psf_fwhm, std::uint64_t seed, std::int64_t epoch,
                             const two_views& out);
+
+// The same with host tensors' samples split between the threads of `threads` (augment.threads,
+// augment_threads.hpp): the views are bit-identical to the call above whatever the thread
+// count. CUDA tensors run on the device as above; `threads` is not used for them.
+void augment_two_views_into(const augment_config& cfg, const torch::Tensor& images,
+                            const torch::Tensor& ids, const torch::Tensor& ebv,
+                            const torch::Tensor& psf_fwhm, std::uint64_t seed, std::int64_t epoch,
+                            const two_views& out, augment_threads& threads);
+two_views augment_two_views(const augment_config& cfg, const torch::Tensor& images,
+                            const torch::Tensor& ids, const torch::Tensor& ebv,
+                            const torch::Tensor& psf_fwhm, std::uint64_t seed, std::int64_t epoch,
+                            augment_threads& threads);
 
 // The validation view: centre crop (integer offset (H-h)/2, (W-w)/2), stretched if enabled.
 torch::Tensor center_crop(const augment_config& cfg, const torch::Tensor& images);

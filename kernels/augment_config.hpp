@@ -75,6 +75,10 @@ struct augment_config {
   float stretch_m = 0.03f;
   float stretch_q = 20.0f;
 
+  // Host threads that augment sub-batches of a batch at once (augment_threads.hpp; CPU tensors
+  // only). Does not change any view: a sample's views are bit-identical at every count.
+  int threads = 1;
+
   static augment_config decals();
   static augment_config sdss();
 

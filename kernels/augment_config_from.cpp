@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "kernels/augment_config.hpp"
+#include "kernels/augment_threads.hpp"
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
 
@@ -116,7 +117,13 @@ augment_config augment_config_from(const config& c, const std::string& section) 
   r.bands("stretch_scales", a.stretch_scale, a.bands);
   r.number("stretch_m", a.stretch_m);
   r.number("stretch_q", a.stretch_q);
-  a.validate();
+  r.integer("threads", a.threads);
+  a.validate();  // threads >= 1
+  if (a.threads > usable_cores())
+    throw config_error(p + "threads = " + std::to_string(a.threads) + ": more than the " +
+                       std::to_string(usable_cores()) +
+                       " CPUs this process may run on; set it between 1 and " +
+                       std::to_string(usable_cores()) + " (--set " + p + "threads=N)");
   return a;
 }
 

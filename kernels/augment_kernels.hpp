@@ -293,6 +293,203 @@ KOKKOS_INLINE_FUNCTION float frame_noise(const Member& t, const float* plane, in
 
 }  // namespace detail
 
+// The per-sample work of augment_two_views: one team per sample (league rank = sample), the
+// body Kokkos runs for each league index. A functor rather than a lambda so that a host thread
+// can also run it over a sample range by itself (serial_team.hpp, augment.threads) with the
+// arithmetic of the Kokkos dispatch, and so the scratch sizes are computed in one place.
+template <class Exec>
+struct two_views_body {
+  using member_t = typename Kokkos::TeamPolicy<Exec>::member_type;
+  using mem_t = typename Exec::memory_space;
+  using scratch_t = Kokkos::View<float*, typename Exec::scratch_memory_space,
+                                 Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+
+  augment_config cfg;
+  const float* images;
+  ids_view<mem_t> ids;
+  floats_view<mem_t> ebv;
+  floats2_view<mem_t> psf;
+  float* o1;
+  float* o2;
+  std::uint64_t seed;
+  std::int64_t epoch;
+  int N, C, H, W, h, w, R, Hp, Wp, G;
+  // CPUs sample all bands of a pixel at once from a band-interleaved copy of the image (four
+  // floats per pixel: four 16-byte loads per output pixel instead of four gathers per band).
+  bool interleave;
+  int CR;  // geometry rows per thread (4 for the interleaved stores)
+  // Per team: the horizontally blurred rows of every band, the blur weights and the
+  // interleaved image. Per thread: one geometry row per band, one row of normals, one row of
+  // stretch factors.
+  std::size_t hb_n, wt_n, il_n, team_bytes, thread_bytes;
+
+  two_views_body(const augment_config& c, const batch_views<mem_t>& in, std::uint64_t seed_,
+                 std::int64_t epoch_, const images_view<mem_t>& out1,
+                 const images_view<mem_t>& out2)
+      : cfg(c),
+        images(in.images.data()),
+        ids(in.ids),
+        ebv(in.ebv),
+        psf(in.psf_fwhm),
+        o1(out1.data()),
+        o2(out2.data()),
+        seed(seed_),
+        epoch(epoch_) {
+    N = static_cast<int>(in.images.extent(0));
+    C = static_cast<int>(in.images.extent(1));
+    H = static_cast<int>(in.images.extent(2));
+    W = static_cast<int>(in.images.extent(3));
+    h = cfg.crop_h;
+    w = cfg.crop_w;
+    R = cfg.max_radius();
+    Hp = h + 2 * R;
+    Wp = w + 2 * R;
+    G = (w + 3) / 4;  // noise blocks per row
+    interleave = detail::host_space<Exec>() && C <= 4;
+    CR = C < 4 ? 4 : C;
+    hb_n = static_cast<std::size_t>(C) * Hp * w;
+    wt_n = static_cast<std::size_t>(C) * (max_blur_radius + 1);
+    il_n = interleave ? static_cast<std::size_t>(H) * W * 4 : 0;
+    team_bytes =
+        scratch_t::shmem_size(hb_n) + scratch_t::shmem_size(wt_n) + scratch_t::shmem_size(il_n);
+    thread_bytes = scratch_t::shmem_size(static_cast<std::size_t>(CR) * Wp) +
+                   scratch_t::shmem_size(static_cast<std::size_t>(4 * G)) +
+                   scratch_t::shmem_size(static_cast<std::size_t>(w));
+  }
+
+  KOKKOS_INLINE_FUNCTION void operator()(const member_t& t) const {
+    const int n = t.league_rank();
+    const float* img = images + static_cast<std::size_t>(n) * C * H * W;
+    scratch_t hb_view(t.team_scratch(1), hb_n), wts(t.team_scratch(1), wt_n),
+        il_view(t.team_scratch(1), il_n);
+    scratch_t rows_view(t.thread_scratch(1), static_cast<std::size_t>(CR) * Wp),
+        z_view(t.thread_scratch(1), 4 * G), f_view(t.thread_scratch(1), w);
+    float* const hb = hb_view.data();
+    float* const rows = rows_view.data();
+    float* const z = z_view.data();
+    float* const f = f_view.data();
+    const std::uint64_t id = static_cast<std::uint64_t>(ids(n));
+
+    // Parameters (every thread of the team draws the same ones).
+    float own_noise[max_bands];
+    for (int b = 0; b < C; ++b) {
+      own_noise[b] = 0.0f;
+      if (cfg.noise) {
+        own_noise[b] = cfg.noise_from == noise_source::config
+                           ? cfg.catalogue_noise[b]
+                           : detail::frame_noise(t, img + static_cast<std::size_t>(b) * H * W, H, W,
+                                                 cfg.noise_border);
+      }
+    }
+    if (interleave) {
+      float* il = il_view.data();
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, H), [&](int y) {
+        for (int b = 0; b < 4; ++b) {
+          const float* src = img + (static_cast<std::size_t>(b) * H + y) * W;
+          float* dst = il + static_cast<std::size_t>(y) * W * 4 + b;
+          if (b < C)
+            detail::lanes(t, 0, W, [&](int x) { dst[4 * x] = src[x]; });
+          else
+            detail::lanes(t, 0, W, [&](int x) { dst[4 * x] = 0.0f; });
+        }
+      });
+      t.team_barrier();
+    }
+    for (int view = 0; view < 2; ++view) {
+      float* out = (view == 0 ? o1 : o2) + static_cast<std::size_t>(n) * C * h * w;
+      const sample_params p =
+          draw_sample_params(cfg, H, W, seed, epoch, id, view, ebv(n), &psf(n, 0), 1, own_noise);
+      // One vector lane per band writes its weights: on a GPU every lane of a thread runs
+      // this body, and `wb[i] /= sum` by 32 lanes at once would race.
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, C), [&](int b) {
+        Kokkos::single(Kokkos::PerThread(t), [&]() {
+          const int r = p.radius[b];
+          float* wb = &wts(b * (max_blur_radius + 1));
+          if (r == 0) {
+            wb[0] = 1.0f;
+            return;
+          }
+          const float k = -0.5f / (p.blur_sigma[b] * p.blur_sigma[b]);
+          float sum = 1.0f;
+          for (int i = 1; i <= r; ++i) sum += 2.0f * (wb[i] = expf(k * i * i));
+          wb[0] = 1.0f / sum;
+          for (int i = 1; i <= r; ++i) wb[i] /= sum;
+        });
+      });
+      t.team_barrier();
+
+      // Phase 1, per padded row: geometry + reddening of every band into the thread's
+      // rows (the columns the widest blur of this view needs), then the horizontal blur of
+      // each band that needs the row into hb. Bilinear sampling takes a check-free path
+      // on the part of the row whose footprint lies inside the image.
+      int rmax = 0;
+      for (int b = 0; b < C; ++b) rmax = p.radius[b] > rmax ? p.radius[b] : rmax;
+      const float hc = 0.5f * (h - 1), wc = 0.5f * (w - 1);
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, R - rmax, R + h + rmax), [&](int py) {
+        const float vy = static_cast<float>(py - R + p.jy) - hc;
+        // Row constants of the affine map, hoisted (same rounding as cy + m00 vy + m01 vx).
+        const float ry = p.cy + p.m00 * vy, rx = p.cx + p.m10 * vy;
+        const float my = p.m01, mx = p.m11, x_off = static_cast<float>(p.jx - R) - wc;
+        const int lo = R - rmax, hi = R + w + rmax;
+        int a = lo, e = hi;
+        detail::interior_span(ry, my, x_off, H, a, e);
+        detail::interior_span(rx, mx, x_off, W, a, e);  // leaves lo <= a <= e <= hi
+        for (int b = 0; b < C; ++b) {
+          const float* plane = img + static_cast<std::size_t>(b) * H * W;
+          const float gain = p.gain[b];
+          float* row = rows + static_cast<std::size_t>(b) * Wp;
+          const auto edge = [&](int px) {
+            const float vx = static_cast<float>(px) + x_off;
+            row[px] = gain * detail::bilinear(plane, H, W, ry + my * vx, rx + mx * vx);
+          };
+          detail::lanes(t, lo, a, edge);
+          detail::lanes(t, e, hi, edge);
+          if (!interleave)
+            detail::lanes(t, a, e, [&](int px) {
+              const float vx = static_cast<float>(px) + x_off;
+              row[px] = gain * detail::bilinear_inside(plane, W, ry + my * vx, rx + mx * vx);
+            });
+        }
+        if (interleave)
+          detail::sample_interleaved(il_view.data(), W, ry, my, rx, mx, x_off, p.gain, a, e, rows,
+                                     Wp);
+        for (int b = 0; b < C; ++b) {
+          const int r = p.radius[b];
+          if (py < R - r || py >= R + h + r) continue;
+          detail::blur_row(t, rows + static_cast<std::size_t>(b) * Wp + R, 1,
+                           &wts(b * (max_blur_radius + 1)), r, w,
+                           hb + (static_cast<std::size_t>(b) * Hp + py) * w);
+        }
+      });
+      t.team_barrier();
+
+      // Phase 2, per output row: vertical blur of every band into the output row, then
+      // noise and the stretch on it while it is in cache.
+      const rng::stream_key nk = noise_key(seed, epoch, id, view);
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(t, h), [&](int y) {
+        for (int b = 0; b < C; ++b) {
+          float* o = out + (static_cast<std::size_t>(b) * h + y) * w;
+          detail::blur_row(t, hb + (static_cast<std::size_t>(b) * Hp + R + y) * w, w,
+                           &wts(b * (max_blur_radius + 1)), p.radius[b], w, o);
+          const float sigma = p.noise_sigma[b];
+          if (!(sigma > 0.0f)) continue;
+          const std::uint32_t first = static_cast<std::uint32_t>((b * h + y) * G);
+          detail::lanes(t, 0, G, [&](int g) {
+            float n4[4];
+            noise_block(nk, first + static_cast<std::uint32_t>(g), n4);
+            for (int j = 0; j < 4; ++j) z[4 * g + j] = n4[j];
+          });
+          detail::lanes(t, 0, w, [&](int x) { o[x] += sigma * z[x]; });
+        }
+        if (cfg.stretch)
+          detail::stretch_row(t, out + static_cast<std::size_t>(y) * w,
+                              static_cast<std::size_t>(h) * w, C, w, cfg, f);
+      });
+      t.team_barrier();  // the next view overwrites the scratch
+    }
+  }
+};
+
 // Two augmented views of every sample of the batch. out1/out2: (N, C, h, w).
 template <class Exec>
 void augment_two_views(const Exec& exec, const augment_config& cfg,
@@ -300,176 +497,14 @@ void augment_two_views(const Exec& exec, const augment_config& cfg,
                        std::int64_t epoch, const images_view<typename Exec::memory_space>& out1,
                        const images_view<typename Exec::memory_space>& out2) {
   using policy_t = Kokkos::TeamPolicy<Exec>;
-  using member_t = typename policy_t::member_type;
-  using scratch_t = Kokkos::View<float*, typename Exec::scratch_memory_space,
-                                 Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
-  const int N = static_cast<int>(in.images.extent(0));
-  const int C = static_cast<int>(in.images.extent(1));
-  const int H = static_cast<int>(in.images.extent(2));
-  const int W = static_cast<int>(in.images.extent(3));
-  const int h = cfg.crop_h, w = cfg.crop_w;
-  const int R = cfg.max_radius();
-  const int Hp = h + 2 * R, Wp = w + 2 * R;
-  const int G = (w + 3) / 4;  // noise blocks per row
-  // CPUs sample all bands of a pixel at once from a band-interleaved copy of the image (four
-  // floats per pixel: four 16-byte loads per output pixel instead of four gathers per band).
-  const bool interleave = detail::host_space<Exec>() && C <= 4;
-  const int CR = C < 4 ? 4 : C;  // geometry rows per thread (4 for the interleaved stores)
-  // Per team: the horizontally blurred rows of every band, the blur weights and the
-  // interleaved image. Per thread: one geometry row per band, one row of normals, one row of
-  // stretch factors.
-  const std::size_t hb_n = static_cast<std::size_t>(C) * Hp * w;
-  const std::size_t wt_n = static_cast<std::size_t>(C) * (max_blur_radius + 1);
-  const std::size_t il_n = interleave ? static_cast<std::size_t>(H) * W * 4 : 0;
-  const std::size_t team_bytes =
-      scratch_t::shmem_size(hb_n) + scratch_t::shmem_size(wt_n) + scratch_t::shmem_size(il_n);
-  const std::size_t thread_bytes = scratch_t::shmem_size(static_cast<std::size_t>(CR) * Wp) +
-                                   scratch_t::shmem_size(static_cast<std::size_t>(4 * G)) +
-                                   scratch_t::shmem_size(static_cast<std::size_t>(w));
-  if (N == 0) return;
+  const two_views_body<Exec> body(cfg, in, seed, epoch, out1, out2);
+  if (body.N == 0) return;
   // One team per sample: both views reuse the scratch and the frame-noise estimate, and the
   // input stays in cache between them.
-  policy_t policy(exec, N, Kokkos::AUTO, detail::vector_length<Exec>());
-  policy.set_scratch_size(1, Kokkos::PerTeam(team_bytes), Kokkos::PerThread(thread_bytes));
-  const float* images = in.images.data();
-  const auto ids = in.ids;
-  const auto ebv = in.ebv;
-  const auto psf = in.psf_fwhm;
-  float* o1 = out1.data();
-  float* o2 = out2.data();
-
-  Kokkos::parallel_for(
-      "skyssl::augment::two_views", policy, KOKKOS_LAMBDA(const member_t& t) {
-        const int n = t.league_rank();
-        const float* img = images + static_cast<std::size_t>(n) * C * H * W;
-        scratch_t hb_view(t.team_scratch(1), hb_n), wts(t.team_scratch(1), wt_n),
-            il_view(t.team_scratch(1), il_n);
-        scratch_t rows_view(t.thread_scratch(1), static_cast<std::size_t>(CR) * Wp),
-            z_view(t.thread_scratch(1), 4 * G), f_view(t.thread_scratch(1), w);
-        float* const hb = hb_view.data();
-        float* const rows = rows_view.data();
-        float* const z = z_view.data();
-        float* const f = f_view.data();
-        const std::uint64_t id = static_cast<std::uint64_t>(ids(n));
-
-        // Parameters (every thread of the team draws the same ones).
-        float own_noise[max_bands];
-        for (int b = 0; b < C; ++b) {
-          own_noise[b] = 0.0f;
-          if (cfg.noise) {
-            own_noise[b] = cfg.noise_from == noise_source::config
-                               ? cfg.catalogue_noise[b]
-                               : detail::frame_noise(t, img + static_cast<std::size_t>(b) * H * W,
-                                                     H, W, cfg.noise_border);
-          }
-        }
-        if (interleave) {
-          float* il = il_view.data();
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(t, H), [&](int y) {
-            for (int b = 0; b < 4; ++b) {
-              const float* src = img + (static_cast<std::size_t>(b) * H + y) * W;
-              float* dst = il + static_cast<std::size_t>(y) * W * 4 + b;
-              if (b < C)
-                detail::lanes(t, 0, W, [&](int x) { dst[4 * x] = src[x]; });
-              else
-                detail::lanes(t, 0, W, [&](int x) { dst[4 * x] = 0.0f; });
-            }
-          });
-          t.team_barrier();
-        }
-        for (int view = 0; view < 2; ++view) {
-          float* out = (view == 0 ? o1 : o2) + static_cast<std::size_t>(n) * C * h * w;
-          const sample_params p = draw_sample_params(cfg, H, W, seed, epoch, id, view, ebv(n),
-                                                     &psf(n, 0), 1, own_noise);
-          // One vector lane per band writes its weights: on a GPU every lane of a thread runs
-          // this body, and `wb[i] /= sum` by 32 lanes at once would race.
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(t, C), [&](int b) {
-            Kokkos::single(Kokkos::PerThread(t), [&]() {
-              const int r = p.radius[b];
-              float* wb = &wts(b * (max_blur_radius + 1));
-              if (r == 0) {
-                wb[0] = 1.0f;
-                return;
-              }
-              const float k = -0.5f / (p.blur_sigma[b] * p.blur_sigma[b]);
-              float sum = 1.0f;
-              for (int i = 1; i <= r; ++i) sum += 2.0f * (wb[i] = expf(k * i * i));
-              wb[0] = 1.0f / sum;
-              for (int i = 1; i <= r; ++i) wb[i] /= sum;
-            });
-          });
-          t.team_barrier();
-
-          // Phase 1, per padded row: geometry + reddening of every band into the thread's
-          // rows (the columns the widest blur of this view needs), then the horizontal blur of
-          // each band that needs the row into hb. Bilinear sampling takes a check-free path
-          // on the part of the row whose footprint lies inside the image.
-          int rmax = 0;
-          for (int b = 0; b < C; ++b) rmax = p.radius[b] > rmax ? p.radius[b] : rmax;
-          const float hc = 0.5f * (h - 1), wc = 0.5f * (w - 1);
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(t, R - rmax, R + h + rmax), [&](int py) {
-            const float vy = static_cast<float>(py - R + p.jy) - hc;
-            // Row constants of the affine map, hoisted (same rounding as cy + m00 vy + m01 vx).
-            const float ry = p.cy + p.m00 * vy, rx = p.cx + p.m10 * vy;
-            const float my = p.m01, mx = p.m11, x_off = static_cast<float>(p.jx - R) - wc;
-            const int lo = R - rmax, hi = R + w + rmax;
-            int a = lo, e = hi;
-            detail::interior_span(ry, my, x_off, H, a, e);
-            detail::interior_span(rx, mx, x_off, W, a, e);  // leaves lo <= a <= e <= hi
-            for (int b = 0; b < C; ++b) {
-              const float* plane = img + static_cast<std::size_t>(b) * H * W;
-              const float gain = p.gain[b];
-              float* row = rows + static_cast<std::size_t>(b) * Wp;
-              const auto edge = [&](int px) {
-                const float vx = static_cast<float>(px) + x_off;
-                row[px] = gain * detail::bilinear(plane, H, W, ry + my * vx, rx + mx * vx);
-              };
-              detail::lanes(t, lo, a, edge);
-              detail::lanes(t, e, hi, edge);
-              if (!interleave)
-                detail::lanes(t, a, e, [&](int px) {
-                  const float vx = static_cast<float>(px) + x_off;
-                  row[px] = gain * detail::bilinear_inside(plane, W, ry + my * vx, rx + mx * vx);
-                });
-            }
-            if (interleave)
-              detail::sample_interleaved(il_view.data(), W, ry, my, rx, mx, x_off, p.gain, a, e,
-                                         rows, Wp);
-            for (int b = 0; b < C; ++b) {
-              const int r = p.radius[b];
-              if (py < R - r || py >= R + h + r) continue;
-              detail::blur_row(t, rows + static_cast<std::size_t>(b) * Wp + R, 1,
-                               &wts(b * (max_blur_radius + 1)), r, w,
-                               hb + (static_cast<std::size_t>(b) * Hp + py) * w);
-            }
-          });
-          t.team_barrier();
-
-          // Phase 2, per output row: vertical blur of every band into the output row, then
-          // noise and the stretch on it while it is in cache.
-          const rng::stream_key nk = noise_key(seed, epoch, id, view);
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(t, h), [&](int y) {
-            for (int b = 0; b < C; ++b) {
-              float* o = out + (static_cast<std::size_t>(b) * h + y) * w;
-              detail::blur_row(t, hb + (static_cast<std::size_t>(b) * Hp + R + y) * w, w,
-                               &wts(b * (max_blur_radius + 1)), p.radius[b], w, o);
-              const float sigma = p.noise_sigma[b];
-              if (!(sigma > 0.0f)) continue;
-              const std::uint32_t first = static_cast<std::uint32_t>((b * h + y) * G);
-              detail::lanes(t, 0, G, [&](int g) {
-                float n4[4];
-                noise_block(nk, first + static_cast<std::uint32_t>(g), n4);
-                for (int j = 0; j < 4; ++j) z[4 * g + j] = n4[j];
-              });
-              detail::lanes(t, 0, w, [&](int x) { o[x] += sigma * z[x]; });
-            }
-            if (cfg.stretch)
-              detail::stretch_row(t, out + static_cast<std::size_t>(y) * w,
-                                  static_cast<std::size_t>(h) * w, C, w, cfg, f);
-          });
-          t.team_barrier();  // the next view overwrites the scratch
-        }
-      });
+  policy_t policy(exec, body.N, Kokkos::AUTO, detail::vector_length<Exec>());
+  policy.set_scratch_size(1, Kokkos::PerTeam(body.team_bytes),
+                          Kokkos::PerThread(body.thread_bytes));
+  Kokkos::parallel_for("skyssl::augment::two_views", policy, body);
 }
 
 // The validation view: the integer-offset centre crop (offset (H-h)/2, (W-w)/2), stretched if

@@ -91,6 +91,7 @@ void augment_config::validate() const {
     if (!(catalogue_noise[b] >= 0)) fail("catalogue_noise", str(catalogue_noise[b]) + band);
     if (!(stretch_scale[b] > 0)) fail("stretch_scales", str(stretch_scale[b]) + band);
   }
+  if (threads < 1) fail("threads", str(threads) + " < 1 (1 = augment on the pipeline's thread)");
   if (max_radius() > max_blur_radius)
     fail("blur_sigma_max", "widest kernel needs radius " + str(max_radius()) + " > " +
                                str(max_blur_radius) + " output pixels");
@@ -128,7 +129,8 @@ std::string augment_config::describe() const {
   arr("catalogue_noise", catalogue_noise);
   os << "noise_border = " << noise_border << "\n";
   arr("stretch_scales", stretch_scale);
-  os << "stretch_m = " << stretch_m << "\nstretch_q = " << stretch_q << "\n";
+  os << "stretch_m = " << stretch_m << "\nstretch_q = " << stretch_q << "\nthreads = " << threads
+     << "\n";
   return os.str();
 }
 

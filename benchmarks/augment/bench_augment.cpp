@@ -3,6 +3,10 @@
 // threads, in one run. Prints images/s, bytes moved per image and the fraction of the memory
 // bandwidth measured here with a memcpy.
 //   bench_augment [--batch 64] [--iters 15] [--input 152] [--crop 96] [--threads 1]
+//                 [--augment-threads 1,2]
+// --augment-threads adds one pooled fused side per count, its sub-batches on that many host
+// threads (augment.threads, kernels/augment_threads.hpp), timed by the wall clock (CPU time
+// adds the threads up), and checks their views equal the single-thread ones bit for bit.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -21,6 +25,7 @@
 #include <vector>
 
 #include "kernels/augment.hpp"
+#include "kernels/augment_threads.hpp"
 #include "kernels/sample_params.hpp"
 #include "kernels/view_pool.hpp"
 #include "skyssl/core/huge_pages.hpp"
@@ -153,6 +158,10 @@ int main(int argc, char** argv) {
   app.add_option("--input", input);
   app.add_option("--crop", crop);
   app.add_option("--threads", threads, "LibTorch intra-op threads (Kokkos: Serial backend)");
+  std::vector<int> augment_threads_list;
+  app.add_option("--augment-threads", augment_threads_list,
+                 "augment.threads counts to time side by side (wall clock), e.g. 1,2")
+      ->delimiter(',');
   std::string only;
   app.add_option("--only", only, "time just one side (profiling): fused | libtorch");
   std::vector<std::string> off;
@@ -256,6 +265,34 @@ int main(int argc, char** argv) {
                        {},
                        {},
                        {}});
+    std::vector<std::unique_ptr<kernels::augment_threads>> thread_pools;
+    std::vector<view_pool> thread_outputs;
+    thread_outputs.reserve(augment_threads_list.size());
+    const std::size_t first_threaded = sides.size();
+    if (only != "libtorch")
+      for (int n : augment_threads_list) {
+        thread_pools.push_back(std::make_unique<kernels::augment_threads>(n));
+        thread_outputs.emplace_back(2);
+        auto* tp = thread_pools.back().get();
+        auto* op = &thread_outputs.back();
+        // The views must not depend on the thread count: compare once with the plain call.
+        const auto plain = augment_two_views(cfg, images, ids, ebv, psf, 3, 1);
+        const auto threaded = augment_two_views(cfg, images, ids, ebv, psf, 3, 1, *tp);
+        if (!torch::equal(plain.view1, threaded.view1) ||
+            !torch::equal(plain.view2, threaded.view2))
+          throw std::runtime_error(fmt::format("augment.threads = {} changed the views", n));
+        sides.push_back({n == 1   ? "augment.threads 1"
+                         : n == 2 ? "augment.threads 2"
+                         : n == 3 ? "augment.threads 3"
+                                  : "augment.threads 4+",
+                         [&cfg, &images, &ids, &ebv, &psf, tp, op, batch, C, crop] {
+                           const auto v = op->acquire(batch, C, crop, crop, images.options());
+                           augment_two_views_into(cfg, images, ids, ebv, psf, 3, 1, v, *tp);
+                         },
+                         {},
+                         {},
+                         {}});
+      }
     for (auto& s : sides) s.run();  // warm-up
     for (int i = 0; i < iters; ++i)
       for (auto& s : sides) {
@@ -279,7 +316,10 @@ int main(int argc, char** argv) {
           "faults/batch)\n",
           s.name, batch / median(s.cpu), 1e3 * median(s.cpu), 1e3 * median(s.wall),
           median(s.faults));
-    if (sides.size() == 3) {
+    for (std::size_t k = first_threaded; k < sides.size(); ++k)
+      fmt::print("  {:<22}: {:8.1f} image pairs/s by the wall clock ({} threads)\n", sides[k].name,
+                 batch / median(sides[k].wall), augment_threads_list[k - first_threaded]);
+    if (only.empty()) {  // sides 0-2: fused new, fused pooled, libtorch
       const double t = median(sides[2].cpu);
       fmt::print("  speed-up vs libtorch  : {:.2f}x new outputs, {:.2f}x pooled (target >= 5x)\n",
                  t / median(sides[0].cpu), t / median(sides[1].cpu));

@@ -26,6 +26,7 @@ archive_source::archive_source(const skyssl::config& cfg, std::uint64_t seed,
   kernels::ensure_initialized();
   auto d = data::parse_data_options(cfg, "data");
   augment_ = kernels::augment_config_from(cfg, "augment");
+  if (augment_.threads > 1) threads_ = std::make_unique<kernels::augment_threads>(augment_.threads);
   read_opts_ = {d.reader.nonfinite, d.reader.read_threads};
   // data.nonfinite = "skip": the start-up scan is shared between the ranks through `comm`.
   data::row_exchange exchange;
@@ -84,6 +85,53 @@ void archive_source::set_key_views(moco::shuffle_mode mode, std::uint64_t shuffl
   shuffle_seed_ = shuffle_seed;
 }
 
+void archive_source::set_device(const torch::Device& device) {
+  if (device == copy_->device()) return;
+  staging_.reset();
+  copy_ = std::make_unique<device_copy>(device);
+  if (copy_->active())
+    staging_ = std::make_unique<staging_pool>(4, [this] { return copy_->mark_step(); });
+}
+
+data::sample_batch archive_source::on_device(const data::sample_batch& s,
+                                             std::shared_ptr<void>* hold) {
+  if (!copy_->active()) return s;
+  std::vector<torch::Tensor> host = {s.images, s.ids, s.ebv, s.psf_fwhm};
+  if (hold) {
+    // Stage in a pinned slot (the reader's own buffers are pageable): the upload is then an
+    // asynchronous copy on the side stream while the current step computes.
+    auto slot = staging_->acquire();
+    bool fits = slot->size() == host.size();
+    for (std::size_t k = 0; fits && k < host.size(); ++k)
+      fits = (*slot)[k].sizes() == host[k].sizes() && (*slot)[k].dtype() == host[k].dtype();
+    if (!fits) {
+      slot->clear();
+      for (const auto& h : host) slot->push_back(copy_->host_buffer(h.sizes(), h.scalar_type()));
+    }
+    for (std::size_t k = 0; k < host.size(); ++k) (*slot)[k].copy_(host[k]);
+    host = *slot;
+    *hold = slot;
+  }
+  auto f = copy_->upload(host);
+  copy_->ready(f);  // this thread's current stream (the kernels' and the step's) waits for it
+  data::sample_batch d = s;
+  d.images = f.tensors[0];
+  d.ids = f.tensors[1];
+  d.ebv = f.tensors[2];
+  d.psf_fwhm = f.tensors[3];
+  return d;
+}
+
+namespace {
+// augment.threads' pool when there is one (host tensors only use it).
+kernels::two_views augment_new(const kernels::augment_config& a, const data::sample_batch& s,
+                               std::uint64_t seed, kernels::augment_threads* threads) {
+  return threads ? kernels::augment_two_views(a, s.images, s.ids, s.ebv, s.psf_fwhm, seed, s.epoch,
+                                              *threads)
+                 : kernels::augment_two_views(a, s.images, s.ids, s.ebv, s.psf_fwhm, seed, s.epoch);
+}
+}  // namespace
+
 view_batch archive_source::next() {
   auto t0 = clock_type::now();
   data::sample_batch s;
@@ -118,9 +166,16 @@ view_batch archive_source::next() {
   view_batch b;
   b.read_s = since(t0);
   t0 = clock_type::now();
-  const auto v = outputs_.acquire(s.images.size(0), s.images.size(1), augment_.crop_h,
-                                  augment_.crop_w, s.images.options());
-  kernels::augment_two_views_into(augment_, s.images, s.ids, s.ebv, s.psf_fwhm, seed_, s.epoch, v);
+  // The copy stage (identity on the CPU), then the augmentation where the tensors now are.
+  const data::sample_batch d = on_device(s, &b.hold);
+  const auto v = outputs_.acquire(d.images.size(0), d.images.size(1), augment_.crop_h,
+                                  augment_.crop_w, d.images.options());
+  if (threads_)
+    kernels::augment_two_views_into(augment_, d.images, d.ids, d.ebv, d.psf_fwhm, seed_, d.epoch, v,
+                                    *threads_);
+  else
+    kernels::augment_two_views_into(augment_, d.images, d.ids, d.ebv, d.psf_fwhm, seed_, d.epoch,
+                                    v);
   b.augment_s = since(t0);
   b.epoch = s.epoch;
   b.step = s.step;
@@ -246,12 +301,14 @@ torch::Tensor archive_source::key_views(const data::sample_batch& own, const tor
   }
   if (missing_ids.empty()) return out;
   auto t0 = clock_type::now();
-  const auto extra = fetch(missing_ids);
+  // On the device path these few key samples are copied unstaged (a synchronous upload).
+  const auto extra = on_device(fetch(missing_ids), nullptr);
   *read_s += since(t0);
   t0 = clock_type::now();
   // Both views are computed (the kernel makes them together); view 1 of these is not used.
-  const auto v = kernels::augment_two_views(augment_, extra.images, extra.ids, extra.ebv,
-                                            extra.psf_fwhm, seed_, own.epoch);
+  auto for_epoch = extra;
+  for_epoch.epoch = own.epoch;
+  const auto v = augment_new(augment_, for_epoch, seed_, threads_.get());
   for (std::size_t k = 0; k < missing_rows.size(); ++k)
     out[static_cast<std::int64_t>(missing_rows[k])].copy_(v.view2[static_cast<std::int64_t>(k)]);
   *augment_s += since(t0);

@@ -9,9 +9,12 @@
 #include <mutex>
 
 #include "kernels/augment_config.hpp"
+#include "kernels/augment_threads.hpp"
 #include "kernels/view_pool.hpp"
 #include "skyssl/data/read_rows.hpp"
+#include "skyssl/train/device_copy.hpp"
 #include "skyssl/train/pipeline.hpp"
+#include "skyssl/train/staging_pool.hpp"
 
 namespace skyssl {
 class config;
@@ -50,6 +53,14 @@ class archive_source final : public view_source {
   // local: next() also reads and augments the samples of this rank's slice of the permuted
   // global batch that are not in its own slice, and hands their view 2 out as view2.
   void set_key_views(moco::shuffle_mode mode, std::uint64_t shuffle_seed) override;
+  // A CUDA device turns on the copy stage: each batch read is staged in a pinned slot
+  // (staging_pool), uploaded on device_copy's side stream, and augmented on the device into
+  // pooled device views; the CPU (the default) keeps the host path, where the copy stage is
+  // the identity.
+  void set_device(const torch::Device& device) override;
+  // Whether batches go through the copy stage (false on the CPU).
+  bool copies_to_device() const { return copy_->active(); }
+  const staging_pool* staging() const { return staging_.get(); }
   bool exchanges_on_main_thread() const override { return cache_ != nullptr; }
   // data.cache = memory: the all-to-all that brings this rank the rows of batch (epoch, step)
   // (its slice, and under shuffle_bn = local the key samples it lacks) from their owners.
@@ -72,6 +83,10 @@ class archive_source final : public view_source {
   std::vector<std::int64_t> needed_ids(std::int64_t epoch, std::int64_t step, int r,
                                        const torch::Tensor& perm) const;
   using fetch_fn = std::function<data::sample_batch(const std::vector<std::int64_t>& ids)>;
+  // The copy stage: the batch's tensors on the training device (the CPU: `s` itself). With
+  // `slot` the host side goes through a pinned staging slot, held by *hold until the step is
+  // done; without, the copy is from the tensors as they are.
+  data::sample_batch on_device(const data::sample_batch& s, std::shared_ptr<void>* hold);
   torch::Tensor key_views(const data::sample_batch& own, const torch::Tensor& own_view2,
                           const fetch_fn& fetch, double* read_s, double* augment_s);
 
@@ -90,6 +105,11 @@ class archive_source final : public view_source {
   std::int64_t expect_epoch_ = 0, expect_step_ = 0;
   // The batch being trained on, up to train.prefetch (<= 2) queued and the one being built.
   kernels::view_pool outputs_{4};
+  // augment.threads > 1: the host threads that augment sub-batches (persistent).
+  std::unique_ptr<kernels::augment_threads> threads_;
+  // The copy stage: the identity (CPU) until set_device names a CUDA device.
+  std::unique_ptr<device_copy> copy_ = std::make_unique<device_copy>(torch::kCPU);
+  std::unique_ptr<staging_pool> staging_;  // device path only: as many slots as outputs_
 };
 
 }  // namespace skyssl::train

@@ -3,6 +3,9 @@
 #include <c10/core/StreamGuard.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
 
+#include <chrono>
+#include <thread>
+
 #include "skyssl/core/error.hpp"
 
 namespace skyssl::train {
@@ -37,6 +40,34 @@ device_copy::in_flight device_copy::upload(const std::vector<torch::Tensor>& hos
   out.copied.emplace(device_.type());
   out.copied->record(*stream_);
   return out;
+}
+
+namespace {
+class done_now final : public completion {
+ public:
+  bool done() const override { return true; }
+  void wait() const override {}
+};
+class event_completion final : public completion {
+ public:
+  explicit event_completion(c10::Event e) : event_(std::move(e)) {}
+  bool done() const override { return event_.query(); }
+  // c10::Event has no host wait in LibTorch 1.13: poll (the step it follows is milliseconds).
+  void wait() const override {
+    while (!event_.query()) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+
+ private:
+  c10::Event event_;
+};
+}  // namespace
+
+std::unique_ptr<completion> device_copy::mark_step() const {
+  if (!active_) return std::make_unique<done_now>();
+  const c10::impl::VirtualGuardImpl impl(device_.type());
+  c10::Event e(device_.type());
+  e.record(impl.getStream(device_));
+  return std::make_unique<event_completion>(std::move(e));
 }
 
 void device_copy::ready(in_flight& batch) const {

@@ -8,8 +8,11 @@
 #include <c10/core/Stream.h>
 #include <torch/types.h>
 
+#include <memory>
 #include <optional>
 #include <vector>
+
+#include "skyssl/train/staging_pool.hpp"
 
 namespace skyssl::train {
 
@@ -40,6 +43,11 @@ class device_copy {
   // Makes the current stream of device() wait for the copies (on the device) and tells the
   // caching allocator the tensors are used there, so their memory is not reused early.
   void ready(in_flight& batch) const;
+
+  // A marker recorded now on the current stream of device() (the step that used a batch has
+  // been enqueued there): done once that work has run. On the CPU it is done at once. The
+  // staging_pool's marker on the device path.
+  std::unique_ptr<completion> mark_step() const;
 
  private:
   torch::Device device_;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <c10/core/DeviceGuard.h>
+
 #include <chrono>
 
 #include "skyssl/core/error.hpp"
@@ -9,17 +11,23 @@
 namespace skyssl::train {
 
 pipeline::pipeline(view_source& source, std::int64_t epoch, std::int64_t step, std::int64_t total,
-                   int depth)
+                   int depth, torch::Device device)
     : source_(source) {
   producer_ = std::make_unique<background_producer<view_batch>>(
       static_cast<std::size_t>(depth < 1 ? 1 : depth),
-      [this, epoch, step, total](bounded_queue<view_batch>& q) { run(q, epoch, step, total); });
+      [this, epoch, step, total, device](bounded_queue<view_batch>& q) {
+        run(q, epoch, step, total, device);
+      });
 }
 
 pipeline::~pipeline() = default;
 
 void pipeline::run(bounded_queue<view_batch>& q, std::int64_t epoch, std::int64_t step,
-                   std::int64_t total) {
+                   std::int64_t total, torch::Device device) {
+  // The device is per thread in CUDA: without this the thread's copies and kernels would go to
+  // device 0 whatever the rank's device is.
+  c10::OptionalDeviceGuard on_device;
+  if (!device.is_cpu()) on_device.reset_device(device);
   const std::int64_t spe = source_.steps_per_epoch();
   source_.start(epoch, step);
   for (std::int64_t i = 0; i < total; ++i) {
@@ -53,6 +61,17 @@ void view_source::set_key_views(moco::shuffle_mode mode, std::uint64_t) {
 }
 
 void view_source::main_thread_exchange(std::int64_t, std::int64_t) {}
+
+void view_source::set_device(const torch::Device& device) {
+  if (!device.is_cpu())
+    throw config_error("train.device = \"" + device.str() +
+                       "\": this input produces host tensors only; use train.device=cpu");
+}
+
+void tensor_source::set_device(const torch::Device& device) {
+  view1_ = view1_.to(device);
+  view2_ = view2_.to(device);
+}
 
 tensor_source::tensor_source(torch::Tensor view1, torch::Tensor view2, std::int64_t local_batch)
     : view1_(std::move(view1)), view2_(std::move(view2)), batch_(local_batch) {

@@ -24,6 +24,9 @@ struct view_batch {
   std::int64_t nonfinite_pixels = 0;  // NaN/Inf input pixels set to 0 (data.nonfinite = "zero")
   double read_s = 0;                  // seconds the source waited for the raw samples of this batch
   double augment_s = 0;               // seconds it spent augmenting them
+  // The device path's staging slot of this batch's inputs (staging_pool): given back to the
+  // reader, after the step that used it has finished, when the batch is dropped. Empty on CPU.
+  std::shared_ptr<void> hold;
 };
 
 // Where batches come from. Implementations: archive_source (lib/data + kernels/) and
@@ -39,6 +42,9 @@ class view_source {
   // Which view-2 images next() hands out (see view_batch). The default accepts gather and off
   // (own view 2) and refuses local with a config_error naming moco.shuffle_bn.
   virtual void set_key_views(moco::shuffle_mode mode, std::uint64_t shuffle_seed);
+  // The training device (train::plan_device's, with its index): next() then hands out views
+  // on it. The default accepts the CPU only (config_error naming train.device otherwise).
+  virtual void set_device(const torch::Device& device);
   // Sources whose batches need a collective between ranks (data.cache = memory's all-to-all)
   // run it on the training thread, the one that calls MPI: the trainer calls
   // main_thread_exchange for every batch, in order, up to prefetch + 1 batches before the
@@ -51,8 +57,10 @@ class view_source {
 class pipeline {
  public:
   // Produces batches from (epoch, step) onwards, `total` of them, `depth` ahead of the trainer.
+  // The thread runs with `device` as its current device (CUDA: the rank's one; the source's
+  // copies and kernels are enqueued on that device's current stream, as the step's are).
   pipeline(view_source& source, std::int64_t epoch, std::int64_t step, std::int64_t total,
-           int depth);
+           int depth, torch::Device device = torch::kCPU);
   ~pipeline();  // stops and joins the thread
   pipeline(const pipeline&) = delete;
   pipeline& operator=(const pipeline&) = delete;
@@ -63,7 +71,8 @@ class pipeline {
   double wait_seconds() const { return wait_s_; }
 
  private:
-  void run(bounded_queue<view_batch>& q, std::int64_t epoch, std::int64_t step, std::int64_t total);
+  void run(bounded_queue<view_batch>& q, std::int64_t epoch, std::int64_t step, std::int64_t total,
+           torch::Device device);
   view_source& source_;
   double wait_s_ = 0;
   std::unique_ptr<background_producer<view_batch>> producer_;  // last: joined first
@@ -78,6 +87,7 @@ class tensor_source final : public view_source {
   int channels() const override { return static_cast<int>(view1_.size(1)); }
   void start(std::int64_t epoch, std::int64_t step) override;
   view_batch next() override;
+  void set_device(const torch::Device& device) override;  // moves the tensors there once
 
  private:
   torch::Tensor view1_, view2_;

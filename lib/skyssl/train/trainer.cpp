@@ -168,6 +168,8 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
     t_checkpoint = clock_type::now();
   };
   source.set_key_views(s.moco_opts.shuffle_bn, s.moco_opts.seed);
+  // The input's copy stage and augmentation run on the training device (identity on the CPU).
+  source.set_device(device);
   // data.cache = memory: the rows of batch k are exchanged here, on this thread, `ahead`
   // batches before the pipeline thread can ask for them (pipeline.hpp: at most prefetch + 1 in
   // flight), so every rank runs the same exchanges in the same order.
@@ -180,7 +182,7 @@ run_summary train(train_state& s, view_source& source, dist::communicator& comm,
   };
   if (exchanges)
     for (std::int64_t k = 0; k < std::min(ahead, remaining); ++k) exchange(k);
-  pipeline pipe(source, s.epoch, s.step, remaining, static_cast<int>(o.prefetch));
+  pipeline pipe(source, s.epoch, s.step, remaining, static_cast<int>(o.prefetch), device);
   // Phases of the steps since the last metrics record (timing only: not checkpointed).
   phase_times interval_phases;
   std::int64_t interval_phase_steps = 0;
