@@ -1,18 +1,16 @@
 #pragma once
-// augment.threads on the host: a persistent pool of threads that augment contiguous
-// sub-batches of one batch at once (the caller's thread takes the first). Each thread runs
-// the kernels' own per-sample body (two_views_body) over its range with a scratch of its own
+// augment.threads on the host: a persistent pool of threads (core/thread_pool) that augment
+// contiguous sub-batches of one batch at once (the caller's thread takes the first). Each thread
+// runs the kernels' own per-sample body (two_views_body) over its range with a scratch of its own
 // (serial_team.hpp), so a sample's views are bit-identical whatever the thread count: the
 // arithmetic per sample is the Kokkos dispatch's. Created once per input pipeline, not per
 // batch. docs/augmentations.md.
-#include <condition_variable>
 #include <cstdint>
-#include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <vector>
+
+#include "skyssl/core/thread_pool.hpp"
 
 namespace skyssl::kernels {
 
@@ -30,29 +28,17 @@ class augment_threads {
   augment_threads(const augment_threads&) = delete;
   augment_threads& operator=(const augment_threads&) = delete;
 
-  int size() const { return threads_; }
+  int size() const { return pool_.size(); }
 
-  // Splits [0, n) into size() contiguous ranges (the first ones one longer when n does not
-  // divide) and calls work(team, lo, hi) for each, range k on thread k (0: the caller), with
-  // that thread's own serial_team. Returns when all are done; rethrows the first error.
-  // One call at a time.
+  // Splits [0, n) into min(n, size()) contiguous ranges (thread_pool's shares) and calls
+  // work(team, lo, hi) for each, range k on thread k (0: the caller), with that thread's own
+  // serial_team. Returns when all are done; rethrows the first error. One call at a time.
   void for_ranges(std::int64_t n,
                   const std::function<void(serial_team&, std::int64_t, std::int64_t)>& work);
 
  private:
-  void helper(int k);
-  void run_range(int k);
-  int threads_;
+  thread_pool pool_;
   std::vector<std::unique_ptr<serial_team>> teams_;  // one per thread
-  std::vector<std::thread> helpers_;
-  std::mutex mu_;
-  std::condition_variable start_cv_, done_cv_;
-  std::uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
-  std::int64_t n_ = 0;
-  const std::function<void(serial_team&, std::int64_t, std::int64_t)>* work_ = nullptr;
-  std::exception_ptr error_;
 };
 
 }  // namespace skyssl::kernels

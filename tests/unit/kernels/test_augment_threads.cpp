@@ -126,7 +126,7 @@ TEST_CASE("augment_threads: contiguous ranges on distinct threads, errors rethro
     ranges.emplace_back(lo, hi);
   });
   std::sort(ranges.begin(), ranges.end());
-  CHECK(ranges == std::vector<std::pair<std::int64_t, std::int64_t>>{{0, 4}, {4, 7}, {7, 10}});
+  CHECK(ranges == std::vector<std::pair<std::int64_t, std::int64_t>>{{0, 3}, {3, 6}, {6, 10}});
   CHECK(ids.size() == 3);
   CHECK(ids.count(std::this_thread::get_id()) == 1);  // the caller takes a range
   CHECK_THROWS_WITH_AS(pool.for_ranges(3,
