@@ -35,6 +35,7 @@
 #include "skyssl/train/pipeline.hpp"
 #include "skyssl/train/staging_pool.hpp"
 #include "skyssl/train/trainer.hpp"
+#include "tests/support/synth_survey.hpp"
 #include "tests/support/test_paths.hpp"
 
 using namespace skyssl;
@@ -186,33 +187,7 @@ fs::path survey() {
   static const fs::path path = [] {
     const auto dir = test::tmp_dir("input_pipeline");
     const auto p = dir / "survey.h5";
-    fs::remove(p);
-    data::synth_options so;
-    so.seed = 9;
-    so.size = size;
-    data::writer_options o;
-    o.path = p.string();
-    o.count = count;
-    o.channels = 3;
-    o.height = o.width = size;
-    o.bands = so.bands;
-    o.pixel_scale = so.pixel_scale;
-    o.survey = "decals";
-    o.fields = {{"ebv", data::field_type::f32}};
-    for (const auto& b : o.bands) o.fields.push_back({"psfsize_" + b, data::field_type::f32});
-    data::archive_writer w(o);
-    std::vector<float> img(static_cast<std::size_t>(count * 3 * size * size)), scratch;
-    std::vector<float> ebv(count), psf[3];
-    for (std::int64_t i = 0; i < count; ++i) {
-      const auto g = data::draw_galaxy(so, i);
-      data::render_galaxy(so, g, img.data() + i * 3 * size * size, scratch);
-      ebv[static_cast<std::size_t>(i)] = g.ebv;
-      for (int c = 0; c < 3; ++c) psf[c].push_back(g.psf_fwhm[static_cast<std::size_t>(c)]);
-    }
-    w.write_images(0, count, img.data());
-    w.write_field("ebv", 0, count, ebv.data());
-    for (int c = 0; c < 3; ++c) w.write_field("psfsize_" + o.bands[c], 0, count, psf[c].data());
-    w.close();
+    test::write_synth_survey(p, 9, count, size);
     return p;
   }();
   return path;
