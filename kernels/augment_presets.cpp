@@ -6,6 +6,7 @@
 
 #include "kernels/augment_config.hpp"
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/surveys.hpp"
 
 namespace skyssl::kernels {
 
@@ -17,15 +18,14 @@ augment_config augment_config::sdss() {
   std::strcpy(c.band_names, "ugriz");
   c.input_size = 107;
   c.crop_h = c.crop_w = 64;
-  c.pixel_scale = 0.396;
+  c.pixel_scale = surveys::sdss.pixel_scale;
   // The SDSS study's subset: reddening, flips, rotation, jitter + crop, noise.
   c.scale = c.blur = c.stretch = false;
-  const float R[5] = {4.239f, 3.303f, 2.285f, 1.698f, 1.263f};
   // Noise targets: the SDSS study does not publish per-band ranges; these are a placeholder
   // of the same order as the DECaLS ones (override augment.noise_sigma_min/max).
   const float stretch[5] = {1.5f, 2.5f, 1.5f, 1.0f, 0.4f};  // sdss_rgb defaults
   for (int b = 0; b < 5; ++b) {
-    c.extinction[b] = R[b];
+    c.extinction[b] = surveys::sdss.bands[b].reddening;
     c.noise_sigma_min[b] = 0.001f;
     c.noise_sigma_max[b] = 0.02f;
     c.blur_sigma_min[b] = 1.0f;

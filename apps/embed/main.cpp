@@ -8,6 +8,7 @@
 
 #include <filesystem>
 
+#include "apps/common/tool_main.hpp"
 #include "apps/common/config_flags.hpp"
 #include "kernels/augment_config.hpp"
 #include "kernels/kokkos_runtime.hpp"
@@ -18,8 +19,10 @@
 #include "skyssl/data/archive.hpp"
 #include "skyssl/data/options.hpp"
 #include "skyssl/dist/communicator.hpp"
-#include "skyssl/eval/embed.hpp"
-#include "skyssl/eval/trained_encoder.hpp"
+#include "skyssl/embed/embed.hpp"
+#include "skyssl/embed/trained_encoder.hpp"
+#include "skyssl/dist/runtime.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 
 namespace fs = std::filesystem;
 using namespace skyssl;
@@ -27,7 +30,7 @@ using namespace skyssl;
 namespace {
 
 struct cli_args {
-  train::config_sources sources;
+  config_sources sources;
   std::string run_dir, out;
   std::vector<std::string> what{"backbone", "projection"};
   std::vector<std::string> fields;
@@ -37,16 +40,16 @@ struct cli_args {
 };
 
 int run(const cli_args& a, dist::communicator& comm) {
-  const config cfg = eval::run_config(a.run_dir, train::resolve_config(a.sources));
-  const auto dopts = data::parse_data_options(cfg, "data");
+  const config cfg = embed::run_config(a.run_dir, resolve_config(a.sources));
+  const auto dopts = data::data_options_from(cfg, "data");
   const data::archive ar(dopts.archive);
   const auto augment = kernels::augment_config_from(cfg, "augment");
-  const auto weights = eval::run_weights(a.run_dir);
-  auto encoder = eval::load_encoder(cfg, ar.channels(), weights,
-                                    (fs::path(a.run_dir) / "config.toml").string());
+  const auto weights = embed::run_weights(a.run_dir);
+  auto encoder = embed::load_encoder(cfg, ar.channels(), weights,
+                                     (fs::path(a.run_dir) / "config.toml").string());
   if (a.device == "cuda" || (a.device == "auto" && torch::cuda::is_available()))
     encoder->to(torch::kCUDA);
-  eval::embed_options o;
+  embed::embed_options o;
   o.out = a.out.empty() ? (fs::path(a.run_dir) / "embeddings.h5").string() : a.out;
   o.backbone = o.projection = false;
   for (const auto& w : a.what) {
@@ -60,9 +63,9 @@ int run(const cli_args& a, dist::communicator& comm) {
   o.chunk = a.chunk;
   o.fields = a.fields;
   o.weights = weights.string();
-  o.weights_digest = eval::weights_digest(o.weights);
+  o.weights_digest = embed::weights_digest(o.weights);
   o.stop_after = a.stop_after;
-  const auto r = eval::embed_to_file(encoder, ar, augment, o, comm);
+  const auto r = embed::embed_to_file(encoder, ar, augment, o, comm);
   if (comm.rank() == 0)
     log::info("embed: wrote {} rows ({} already done) to '{}' in {:.1f} s: {:.0f} images/s", r.rows,
               r.chunks_done_before * o.chunk >= r.rows ? r.rows : r.chunks_done_before * o.chunk,
@@ -93,14 +96,9 @@ int main(int argc, char** argv) {
                  "testing: exit with status 86 after this many chunks per rank, as a crash would");
   CLI11_PARSE(app, argc, argv);
   std::unique_ptr<dist::communicator> comm;
-  try {
+  return apps::guarded_main("skyssl-embed", comm, [&] {
     kernels::kokkos_scope kokkos;
     comm = dist::make_communicator(rt.world() > 1 ? "mpi" : "local");
     return run(a, *comm);
-  } catch (const std::exception& e) {
-    const std::string msg = fmt::format("skyssl-embed: {}", e.what());
-    if (comm && comm->world() > 1) comm->abort(msg, 1);
-    log::error("{}", msg);
-    return 1;
-  }
+  });
 }

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "apps/common/tool_main.hpp"
 #include "apps/common/config_flags.hpp"
 #include "kernels/kokkos_runtime.hpp"
 #include "skyssl/core/allocator.hpp"
@@ -15,7 +16,8 @@
 #include "skyssl/core/log.hpp"
 #include "skyssl/dist/communicator.hpp"
 #include "skyssl/eval/evaluation.hpp"
-#include "skyssl/eval/trained_encoder.hpp"
+#include "skyssl/embed/trained_encoder.hpp"
+#include "skyssl/dist/runtime.hpp"
 
 using namespace skyssl;
 
@@ -23,7 +25,7 @@ int main(int argc, char** argv) {
   keep_freed_memory();  // embedding batches: no page faults on every batch
   dist::runtime rt(&argc, &argv);
   CLI::App app{"skyssl-eval: probes, curves, self-retrieval and baselines on frozen embeddings"};
-  train::config_sources sources;
+  config_sources sources;
   eval::evaluation_options o;
   apps::add_config_flags(app, sources);
   app.add_option("--run-dir", o.run_dir, "run directory written by skyssl-train");
@@ -64,18 +66,16 @@ int main(int argc, char** argv) {
       log::error("skyssl-eval runs on one rank; embed on many with mpiexec skyssl-embed first");
     return 2;
   }
-  try {
+  std::unique_ptr<dist::communicator> comm;
+  return apps::guarded_main("skyssl-eval", comm, [&] {
     kernels::kokkos_scope kokkos;
-    const config over = train::resolve_config(sources);
-    const config cfg = o.run_dir.empty() ? over : eval::run_config(o.run_dir, over);
-    o.probes.split.seed = static_cast<std::uint64_t>(cfg.get_int("train.seed", 0));
+    const config over = resolve_config(sources);
+    const config cfg = o.run_dir.empty() ? over : embed::run_config(o.run_dir, over);
+    o.probes.split.seed = embed::run_seed(cfg);
     o.supervised = eval::supervised_options_from(cfg, "eval");
     if (!supervised) o.supervised.epochs = 0;
     const auto report = eval::run_evaluation(cfg, o);
     fmt::print("{}", report.table());
     return 0;
-  } catch (const std::exception& e) {
-    log::error("skyssl-eval: {}", e.what());
-    return 1;
-  }
+  });
 }

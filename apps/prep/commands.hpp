@@ -7,15 +7,15 @@
 #include <vector>
 
 #include "skyssl/data/options.hpp"
-#include "skyssl/train/presets.hpp"
+#include "skyssl/core/presets.hpp"
 
 namespace skyssl::prep {
 
 // The [data] section of --preset/--config/--set, with the archive paths given on the command
 // line (if any) taking the place of data.path; unknown data.* keys are refused.
-data::data_options data_from_flags(const train::config_sources& sources,
+data::data_options data_from_flags(const config_sources& sources,
                                    const std::vector<std::string>& paths, const std::string& tool);
-inline data::archive_options archive_from_flags(const train::config_sources& sources,
+inline data::archive_options archive_from_flags(const config_sources& sources,
                                                 const std::vector<std::string>& paths,
                                                 const std::string& tool) {
   return data_from_flags(sources, paths, tool).archive;

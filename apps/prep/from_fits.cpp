@@ -15,6 +15,7 @@
 #include "apps/prep/commands.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
+#include "skyssl/core/surveys.hpp"
 #include "skyssl/data/fits_image.hpp"
 #include "skyssl/data/writer.hpp"
 
@@ -26,7 +27,7 @@ namespace {
 
 struct fits_args {
   std::string dir, catalog, out, pattern = "{id}.fits", id_column = "id", bands = "g,r,z", survey;
-  double pixel_scale = 0.262;
+  double pixel_scale = surveys::decals.pixel_scale;
 };
 
 std::vector<std::string> split(const std::string& s, char sep) {

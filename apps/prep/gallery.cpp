@@ -16,7 +16,7 @@
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
 #include "skyssl/data/archive.hpp"
-#include "skyssl/eval/rgb_tiles.hpp"
+#include "skyssl/tiles/rgb_tiles.hpp"
 
 namespace skyssl::prep {
 
@@ -25,7 +25,7 @@ namespace {
 struct gallery_args {
   std::vector<std::string> archive;
   std::string out = "gallery.png";
-  train::config_sources sources;
+  config_sources sources;
   int count = 8;
   int views = 4;
   std::int64_t first = 0;
@@ -34,8 +34,8 @@ struct gallery_args {
 };
 
 void run_gallery(const gallery_args& a) {
-  config cfg_doc = train::resolve_config(a.sources);
-  auto d = data::parse_data_options(cfg_doc, "data");
+  config cfg_doc = resolve_config(a.sources);
+  auto d = data::data_options_from(cfg_doc, "data");
   if (!a.archive.empty()) d.archive.paths = a.archive;
   if (d.archive.paths.empty())
     throw config_error("gallery: no archive: pass --archive, or set data.path");
@@ -86,8 +86,8 @@ void run_gallery(const gallery_args& a) {
   const int gap = 4, cols = a.views + 1;
   const int cw = cols * w * zoom + (cols + 1) * gap,
             ch = static_cast<int>(n) * (h * zoom + gap) + gap;
-  eval::rgb_canvas canvas(cw, ch);
-  const auto rgb = eval::choose_rgb(c);
+  tiles::rgb_canvas canvas(cw, ch);
+  const auto rgb = tiles::choose_rgb(c);
   for (std::int64_t i = 0; i < n; ++i)
     for (int k = 0; k < cols; ++k) {
       auto t = tiles[k][i].contiguous();

@@ -20,14 +20,14 @@
 #include "skyssl/data/archive.hpp"
 #include "skyssl/data/archive_stats.hpp"
 #include "skyssl/dist/communicator.hpp"
-#include "skyssl/train/metrics.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 
 namespace skyssl::prep {
 
 namespace {
 
 struct inspect_args {
-  train::config_sources sources;
+  config_sources sources;
   std::vector<std::string> paths;
   std::vector<std::string> field_maps;
   std::string survey;
@@ -205,7 +205,7 @@ void run_inspect(const inspect_args& a) {
       fmt::print(
           stderr, "inspect: rank 0 read {}/{} rows ({:.0f}%), {:.0f} rows/s, ETA {}\n", done, total,
           100.0 * static_cast<double>(done) / static_cast<double>(std::max<std::int64_t>(total, 1)),
-          t > 0 ? static_cast<double>(done) / t : 0.0, train::format_duration(eta));
+          t > 0 ? static_cast<double>(done) / t : 0.0, format_duration(eta));
     };
   const auto px = every ? data::scan_pixels(ar, begin, end, po) : data::scan_pixels(ar, rows, po);
   // 3. Merge over ranks and print on rank 0.

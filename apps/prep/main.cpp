@@ -4,19 +4,22 @@
 
 #include <map>
 
+#include "apps/common/tool_main.hpp"
 #include "apps/prep/commands.hpp"
 #include "skyssl/core/allocator.hpp"
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
 #include "skyssl/dist/communicator.hpp"
+#include "skyssl/dist/runtime.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 
 namespace skyssl::prep {
 
-data::data_options data_from_flags(const train::config_sources& sources,
+data::data_options data_from_flags(const config_sources& sources,
                                    const std::vector<std::string>& paths, const std::string& tool) {
-  config cfg = train::resolve_config(sources);
-  auto d = data::parse_data_options(cfg, "data");
+  config cfg = resolve_config(sources);
+  auto d = data::data_options_from(cfg, "data");
   cfg.reject_unread({"data"});
   if (!paths.empty()) d.archive.paths = paths;
   if (d.archive.paths.empty())
@@ -49,13 +52,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return rt.rank() == 0 ? app.exit(e) : (e.get_exit_code() == 0 ? 0 : 2);
   }
-  try {
+  std::unique_ptr<skyssl::dist::communicator> comm;
+  return skyssl::apps::guarded_main("skyssl-prep", comm, [&] {
     for (auto* sub : app.get_subcommands()) commands.at(sub)();
-  } catch (const std::exception& e) {
-    auto comm = skyssl::dist::make_communicator("mpi");
-    if (comm->world() > 1) comm->abort(e.what(), 1);
-    skyssl::log::write_error(e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

@@ -13,13 +13,14 @@
 #include "skyssl/data/shard_reader.hpp"
 #include "skyssl/dist/communicator.hpp"
 #include "skyssl/dist/gather_ids.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 
 namespace skyssl::prep {
 
 namespace {
 
 struct scan_args {
-  train::config_sources sources;
+  config_sources sources;
   std::vector<std::string> paths;
   std::int64_t batch = 256;
   std::int64_t steps = 0;

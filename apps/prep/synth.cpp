@@ -13,6 +13,7 @@
 #include "apps/prep/commands.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
+#include "skyssl/core/surveys.hpp"
 #include "skyssl/data/synth.hpp"
 #include "skyssl/data/writer.hpp"
 
@@ -27,7 +28,7 @@ struct synth_args {
   std::uint64_t seed = 0;
   std::string bands;
   int channels = 0;
-  double pixel_scale = 0.262;
+  double pixel_scale = surveys::decals.pixel_scale;
   int chunk = 32;
 };
 

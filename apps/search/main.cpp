@@ -14,13 +14,14 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "apps/common/tool_main.hpp"
 #include "kernels/kokkos_runtime.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
-#include "skyssl/eval/embedding_reader.hpp"
-#include "skyssl/eval/neighbour_gallery.hpp"
-#include "skyssl/eval/search_index.hpp"
-#include "skyssl/eval/search_query.hpp"
+#include "skyssl/embed/embedding_reader.hpp"
+#include "skyssl/search/neighbour_gallery.hpp"
+#include "skyssl/search/search_index.hpp"
+#include "skyssl/search/search_query.hpp"
 
 namespace fs = std::filesystem;
 using namespace skyssl;
@@ -31,9 +32,9 @@ struct cli_args {
   std::string embeddings, space, index, kind = "flat", refine = "sq8", json, gallery;
   std::vector<std::string> archive;
   bool rebuild = false;
-  eval::index_build_options build;
-  eval::search_options search;
-  eval::query_request query;
+  search::index_build_options build;
+  search::search_options search;
+  search::query_request query;
   std::string cutout, run_dir;
   std::int64_t k = 10;
   int zoom = 0;
@@ -47,22 +48,22 @@ int run(cli_args a) {
     throw config_error(
         "nothing to do: give --row, --id or --cutout to search, or --index to build and save "
         "an index");
-  const eval::embedding_reader e(a.embeddings);
-  const std::string space = eval::choose_space(e, a.space);
-  a.build.index.kind = eval::parse_index_kind(a.kind, "--kind");
+  const embed::embedding_reader e(a.embeddings);
+  const std::string space = search::choose_space(e, a.space);
+  a.build.index.kind = search::parse_index_kind(a.kind, "--kind");
   a.build.index.refine = a.refine;
-  std::optional<eval::search_index> index;
+  std::optional<search::search_index> index;
   if (!a.index.empty() && fs::exists(a.index) && !a.rebuild) {
-    index.emplace(eval::search_index::load(a.index, e, space));
+    index.emplace(search::search_index::load(a.index, e, space));
     log::info("loaded {} ({}, {} rows of /{})", a.index, index->index().description(),
               index->rows(), space);
   } else {
     log::info("building a {} index over {} x {} /{} of {}",
-              eval::factory_string(a.build.index, e.dim(space), e.rows()), e.rows(), e.dim(space),
+              search::factory_string(a.build.index, e.dim(space), e.rows()), e.rows(), e.dim(space),
               space, a.embeddings);
     auto last = std::chrono::steady_clock::now();
     index.emplace(
-        eval::search_index::build(e, space, a.build, [&](std::int64_t done, std::int64_t all) {
+        search::search_index::build(e, space, a.build, [&](std::int64_t done, std::int64_t all) {
           const auto now = std::chrono::steady_clock::now();
           if (now - last > std::chrono::seconds(10) || done == all) {
             log::info("  indexed {}/{} rows", done, all);
@@ -77,10 +78,10 @@ int run(cli_args a) {
   }
   if (!has_queries) return 0;  // built and saved
   index->index().set_search_options(a.search);
-  const auto q = eval::resolve_queries(a.query, e, space);
+  const auto q = search::resolve_queries(a.query, e, space);
   const std::int64_t k = std::min<std::int64_t>(a.k, index->rows());
   const auto nn = index->index().search(q.vectors.data(), q.size(), k);
-  const auto report = eval::search_report(q, nn, e, index->index().description(), space);
+  const auto report = search::search_report(q, nn, e, index->index().description(), space);
   for (const auto& qr : report["queries"]) {
     log::info("neighbours of {}:", qr["query"].get<std::string>());
     int rank = 0;
@@ -98,7 +99,7 @@ int run(cli_args a) {
     log::info("wrote {}", a.json);
   }
   if (!a.gallery.empty()) {
-    eval::gallery_request g;
+    search::gallery_request g;
     g.out = a.gallery;
     g.archive = a.archive;
     if (g.archive.empty()) {
@@ -109,7 +110,7 @@ int run(cli_args a) {
     }
     g.run_dir = a.run_dir;
     g.zoom = a.zoom;
-    eval::write_neighbour_gallery(g, q, nn, e.rows());
+    search::write_neighbour_gallery(g, q, nn, e.rows());
     log::info("wrote {}", a.gallery);
   }
   return 0;
@@ -149,11 +150,9 @@ int main(int argc, char** argv) {
                  "archive the rows come from, for --gallery (default: the file's source)");
   app.add_option("--zoom", a.zoom, "gallery pixel zoom (0: automatic)");
   CLI11_PARSE(app, argc, argv);
-  try {
+  std::unique_ptr<dist::communicator> comm;
+  return apps::guarded_main("skyssl-search", comm, [&] {
     kernels::kokkos_scope kokkos;
     return run(a);
-  } catch (const std::exception& e) {
-    log::error("skyssl-search: {}", e.what());
-    return 1;
-  }
+  });
 }

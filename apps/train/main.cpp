@@ -10,6 +10,7 @@
 #include <iostream>
 #include <optional>
 
+#include "apps/common/tool_main.hpp"
 #include "apps/common/config_flags.hpp"
 #include "kernels/kokkos_runtime.hpp"
 #include "skyssl/core/allocator.hpp"
@@ -22,13 +23,15 @@
 #include "skyssl/train/checkpoint.hpp"
 #include "skyssl/train/device_plan.hpp"
 #include "skyssl/train/durable_file.hpp"
-#include "skyssl/train/evaluate.hpp"
+#include "skyssl/eval/training_eval.hpp"
 #include "skyssl/train/metrics.hpp"
-#include "skyssl/train/presets.hpp"
+#include "skyssl/core/presets.hpp"
 #include "skyssl/train/run_dir.hpp"
 #include "skyssl/train/state_io.hpp"
 #include "skyssl/train/stop_signals.hpp"
 #include "skyssl/train/trainer.hpp"
+#include "skyssl/dist/runtime.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 
 namespace fs = std::filesystem;
 using namespace skyssl;
@@ -36,7 +39,7 @@ using namespace skyssl;
 namespace {
 
 struct cli_args {
-  train::config_sources sources;
+  config_sources sources;
   std::string run_dir = "run", resume = "auto";
   bool print_config = false;
 };
@@ -123,14 +126,16 @@ int run(const cli_args& a, config cfg, dist::communicator& comm) {
       cfg.apply_override(fmt::format("moco.bn_group={}", ck->bn_group));
   }
 
-  const auto topts = train::train_options_from(cfg, "train");
-  // Device, precision and backend checked together on every rank before any device work; Kokkos
-  // starts on the rank's device (the index LibTorch and NCCL use too).
-  kernels::ensure_initialized(train::plan_device(topts, comm).cuda_index);
+  // Every section read once, here. Device, precision and backend are checked together on every
+  // rank before any device work; Kokkos starts on the rank's device (the index LibTorch and NCCL
+  // use too).
+  const auto opts = train::run_options_from(cfg, comm);
+  const auto& topts = opts.train;
+  kernels::ensure_initialized(opts.plan.cuda_index);
   train::archive_source source(cfg, topts.seed, topts.global_batch, comm.rank(), comm.world(),
                                &comm);
-  auto state = train::make_state(cfg, comm, source.channels(), source.steps_per_epoch());
-  const auto eopts = train::eval_options_from(cfg, "eval");
+  auto state = train::make_state(opts, comm, source.channels(), source.steps_per_epoch());
+  const auto& eopts = opts.train_eval;
   // Every key has been read by now: anything left is a typo or a key of another tool.
   cfg.reject_unread();
   state.cfg = cfg;
@@ -174,7 +179,7 @@ int run(const cli_args& a, config cfg, dist::communicator& comm) {
   } else {
     const auto summary = train::train(state, source, comm, run_dir);
     log::info("trained {} steps in {} ({:.1f}% of it waiting for input); {}", summary.steps,
-              train::format_duration(summary.seconds),
+              format_duration(summary.seconds),
               summary.seconds > 0 ? 100.0 * summary.wait_seconds / summary.seconds : 0.0,
               summary.first_loss_step > 0
                   ? fmt::format("loss {:.4f} at step {} (the first with a full queue) -> {:.4f}",
@@ -193,8 +198,10 @@ int run(const cli_args& a, config cfg, dist::communicator& comm) {
     const std::int64_t steps = (eopts.count + topts.global_batch - 1) / topts.global_batch;
     // An epoch number training never reaches: fresh sample order and fresh augmentations.
     const auto views = source.eval(1 << 30, steps);
-    train::with_averaged_bn(
-        state, [&] { train::evaluate(state.moco->encoder_q(), views, comm, run_dir); });
+    train::with_averaged_bn(state, [&] {
+      eval::evaluate(state.moco->encoder_q(), {views.ids, views.center, views.view1, views.view2},
+                     comm, run_dir);
+    });
   }
   comm.barrier();
   log::info("outputs in {}: config.toml metrics.jsonl checkpoints/ weights.pt queue.pt{}",
@@ -220,17 +227,14 @@ int main(int argc, char** argv) {
 
   train::install_stop_handlers();  // before anything slow: a signal during setup still counts
   std::unique_ptr<dist::communicator> comm;
-  try {
+  static_assert(train::exit_error == 1, "guarded_main exits 1 on an error");
+  return apps::guarded_main("skyssl-train", comm, [&] {
     kernels::kokkos_scope kokkos(kernels::kokkos_scope::deferred);  // started on the device
     // The backend is chosen before the rest of the config is validated, so that a config error
-    // can still take every rank down through the communicator.
-    config cfg = train::resolve_config(a.sources);
-    comm = dist::make_communicator(dist::options::from_config(cfg));
+    // can still take every rank down through the communicator. ([dist] is read here for it; a
+    // resumed run may continue with its checkpoint's config, which run_options_from reads.)
+    config cfg = resolve_config(a.sources);
+    comm = dist::make_communicator(dist::dist_options_from(cfg));
     return run(a, std::move(cfg), *comm);
-  } catch (const std::exception& e) {
-    const std::string msg = fmt::format("skyssl-train: {}", e.what());
-    if (comm && comm->world() > 1) comm->abort(msg, 1);
-    log::error("{}", msg);
-    return train::exit_error;
-  }
+  });
 }

@@ -20,6 +20,8 @@
 #include "skyssl/train/checkpoint.hpp"
 #include "skyssl/train/state_io.hpp"
 #include "skyssl/train/trainer.hpp"
+#include "skyssl/dist/runtime.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 
 using namespace skyssl;
 namespace fs = std::filesystem;
@@ -66,7 +68,7 @@ struct cost {
 cost measure_checkpoint(const std::string& arch, dist::communicator& comm, const fs::path& dir,
                         int reps) {
   auto cfg = make_config(arch, 64, 65536, 8, 0);
-  auto s = train::make_state(cfg, comm, 3, 100);
+  auto s = train::make_state(skyssl::train::run_options_from(cfg, comm), comm, 3, 100);
   // One step, so that SGD has its momentum buffers.
   auto v = torch::randn({8, 3, 32, 32});
   s.moco->train_step(v, v + 0.1, 0, 0, *s.optimizer);
@@ -106,7 +108,8 @@ double step_seconds(dist::communicator& comm, const fs::path& dir, int steps, in
   torch::manual_seed(1);
   auto v1 = torch::randn({256, 3, 48, 48}), v2 = torch::randn({256, 3, 48, 48});
   train::tensor_source src(v1, v2, 64 / comm.world());
-  auto s = train::make_state(cfg, comm, 3, src.steps_per_epoch());
+  auto s =
+      train::make_state(skyssl::train::run_options_from(cfg, comm), comm, 3, src.steps_per_epoch());
   fs::remove_all(dir);
   fs::create_directories(dir);
   const auto sum = train::train(s, src, comm, dir);

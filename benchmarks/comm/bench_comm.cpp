@@ -20,6 +20,8 @@
 
 #include "skyssl/dist/communicator.hpp"
 #include "skyssl/dist/gradient_bucketer.hpp"
+#include "skyssl/dist/runtime.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 
 using namespace skyssl;
 

@@ -35,7 +35,7 @@ for r in $ranks; do
     --set train.global_batch=$((r * local_batch)) --set moco.bn_group="$local_batch" \
     --set moco.K=$((r * local_batch * 16)) --set train.max_steps="$steps" \
     --set train.log_every=$((steps / 3)) --set train.threads="$threads" \
-    --set eval.enabled=false >"$run.log" 2>&1 || { cat "$run.log" >&2; exit 1; }
+    --set train_eval.enabled=false >"$run.log" 2>&1 || { cat "$run.log" >&2; exit 1; }
   # images/s over the records after the first (which includes start-up and warm-up).
   ips[$r]=$(/usr/bin/python3 - "$run/metrics.jsonl" <<'PY'
 import json, sys

@@ -40,6 +40,7 @@
 #include "skyssl/moco/loss_scaler.hpp"
 #ifdef SKYSSL_HAVE_NCCL
 #include "skyssl/dist/nccl_communicator.hpp"
+#include "skyssl/dist/runtime.hpp"
 #endif
 
 using namespace skyssl;

@@ -54,7 +54,7 @@ def run_sets(mode, ranks, local_batch, global_batch, min_local, steps, log_every
     if local % group:
         fail(f"per-rank batch {local} is not a multiple of the BN group {group}")
     return [f"train.global_batch={g}", f"moco.bn_group={group}", f"moco.K={16 * g}",
-            f"train.max_steps={steps}", f"train.log_every={log_every}", "eval.enabled=false",
+            f"train.max_steps={steps}", f"train.log_every={log_every}", "train_eval.enabled=false",
             "checkpoint.every_steps=0", "checkpoint.every_minutes=0"]
 
 

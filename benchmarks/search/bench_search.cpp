@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "skyssl/core/error.hpp"
-#include "skyssl/eval/similarity_index.hpp"
+#include "skyssl/search/similarity_index.hpp"
 #include "tests/support/clustered_vectors.hpp"
 
 using namespace skyssl;
@@ -76,7 +76,7 @@ void exact_topk(const args& a, const test::clustered_vectors& gen, const std::ve
     const std::int64_t m = std::min(a.slab, a.rows - s);
     slab.resize(static_cast<std::size_t>(m) * a.dim);
     gen.rows(s, m, slab.data());
-    eval::similarity_index flat(a.dim);
+    search::similarity_index flat(a.dim);
     flat.add(slab.data(), m);
     const auto nn = flat.search(q.data(), a.queries, std::min<std::int64_t>(a.k, m));
     for (std::int64_t i = 0; i < a.queries; ++i)
@@ -117,15 +117,15 @@ int run(const args& a) {
   fmt::print("{:<26} {:>8} {:>9} {:>10} {:>7} {:>10} {:>12} {:>12}\n", "index", "build s",
              "memory GB", "B per row", "nprobe", "recall@10", "ms/query(1)", "ms/query(B)");
   for (const auto& spec : a.kinds) {
-    eval::index_options o;
+    search::index_options o;
     const auto slash = spec.find('/');
-    o.kind = eval::parse_index_kind(spec.substr(0, slash), "--kinds");
+    o.kind = search::parse_index_kind(spec.substr(0, slash), "--kinds");
     o.refine = slash == std::string::npos ? a.refine : spec.substr(slash + 1);
     o.nlist = a.nlist;
     o.pq_m = a.pq_m;
     const double rss0 = rss_bytes();
     const auto t0 = clock_type::now();
-    eval::similarity_index idx(a.dim, o, a.rows);
+    search::similarity_index idx(a.dim, o, a.rows);
     if (idx.needs_training()) {
       const std::int64_t want = a.train_rows > 0 ? a.train_rows : idx.training_rows_wanted();
       const std::int64_t m = std::min(a.rows, want), stride = std::max<std::int64_t>(1, a.rows / m);

@@ -20,8 +20,10 @@
 #include "skyssl/core/config.hpp"
 #include "skyssl/dist/communicator.hpp"
 #include "skyssl/train/archive_source.hpp"
-#include "skyssl/train/presets.hpp"
+#include "skyssl/core/presets.hpp"
 #include "skyssl/train/trainer.hpp"
+#include "skyssl/dist/runtime.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 
 using namespace skyssl;
 using clock_type = std::chrono::steady_clock;
@@ -76,7 +78,7 @@ int main(int argc, char** argv) {
     vs[3].sets = {"moco.shuffle_bn=local", "dist.grad_sync=flat"};
     std::int64_t B = 0, G = 0, C = 0, h = 0, w = 0, dim = 0;
     for (auto& v : vs) {
-      auto cfg = config::from_string(train::preset_text(preset), preset);
+      auto cfg = config::from_string(preset_text(preset), preset);
       cfg.apply_override("data.path=\"" + archive + "\"");
       cfg.apply_override("checkpoint.every_minutes=0");
       for (const auto& s : sets) cfg.apply_override(s);
@@ -84,8 +86,9 @@ int main(int argc, char** argv) {
       const auto topts = train::train_options_from(cfg, "train");
       v.source = std::make_unique<train::archive_source>(cfg, topts.seed, topts.global_batch,
                                                          comm->rank(), R);
-      v.state = train::make_state(cfg, *comm, v.source->channels(), v.source->steps_per_epoch());
-      comm->set_timeout(dist::options::from_config(cfg).timeout_s);
+      v.state = train::make_state(skyssl::train::run_options_from(cfg, *comm), *comm,
+                                  v.source->channels(), v.source->steps_per_epoch());
+      comm->set_timeout(dist::dist_options_from(cfg).timeout_s);
       v.source->set_key_views(v.state.moco_opts.shuffle_bn, v.state.moco_opts.seed);
       B = v.state.moco->local_batch();
       G = v.state.moco->global_batch();

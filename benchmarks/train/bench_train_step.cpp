@@ -25,8 +25,10 @@
 #include "skyssl/core/config.hpp"
 #include "skyssl/dist/communicator.hpp"
 #include "skyssl/train/archive_source.hpp"
-#include "skyssl/train/presets.hpp"
+#include "skyssl/core/presets.hpp"
 #include "skyssl/train/trainer.hpp"
+#include "skyssl/dist/runtime.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 
 using namespace skyssl;
 using clock_type = std::chrono::steady_clock;
@@ -113,14 +115,15 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     kernels::kokkos_scope kokkos;
-    auto cfg = config::from_string(train::preset_text(preset), preset);
+    auto cfg = config::from_string(preset_text(preset), preset);
     cfg.apply_override("data.path=\"" + archive + "\"");
     for (const auto& s : sets) cfg.apply_override(s);
     auto comm = dist::make_communicator("local");
 
     const auto topts = train::train_options_from(cfg, "train");
     train::archive_source real(cfg, topts.seed, topts.global_batch, 0, 1);
-    auto state = train::make_state(cfg, *comm, real.channels(), real.steps_per_epoch());
+    auto state = train::make_state(skyssl::train::run_options_from(cfg, *comm), *comm,
+                                   real.channels(), real.steps_per_epoch());
     const auto B = state.moco->local_batch();
     fmt::print("model {} width {}, batch {}, bn_group {}, K {}, {} torch threads\n",
                cfg.get_string("model.arch", ""), state.model_opts.width, B, state.moco->bn_group(),

@@ -68,7 +68,7 @@ mpiexec -n 2 "$bin/apps/prep/skyssl-prep" synth --out "$tmp/survey.h5" --count 5
 # what the local site file sets too; the checkpoint keys only change when states are written.
 # train.max_steps only shortens a run, so epochs are plenty (8 steps each) and it decides.
 sets=("data.path=$tmp/survey.h5" model.width=8 moco.K=256 train.global_batch=64 train.epochs=1000 train.log_every=1
-  eval.enabled=false train.device=cpu train.threads=1 checkpoint.every_steps=0
+  train_eval.enabled=false train.device=cpu train.threads=1 checkpoint.every_steps=0
   checkpoint.every_minutes=0 checkpoint.keep=2)
 set_args() { local s; args=(--preset example); for s in "$@"; do args+=(--set "$s"); done; }
 

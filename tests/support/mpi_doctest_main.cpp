@@ -14,6 +14,7 @@
 #include <memory>
 #include <thread>
 
+#include "skyssl/dist/runtime.hpp"
 #include "tests/support/mpi_world.hpp"
 #include "tests/support/rank_logs.hpp"
 

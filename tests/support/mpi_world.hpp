@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "skyssl/dist/communicator.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 
 namespace skyssl::test {
 

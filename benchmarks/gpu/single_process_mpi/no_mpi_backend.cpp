@@ -2,6 +2,7 @@
 // caller) says so instead of failing to link.
 #include "skyssl/core/error.hpp"
 #include "skyssl/dist/mpi_communicator.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 
 namespace skyssl::dist {
 

@@ -239,14 +239,6 @@ std::vector<std::string> config::get_strings(const std::string& k,
                                              const std::vector<std::string>& f) const {
   return get_impl(k, &f);
 }
-std::int64_t config::require_int(const std::string& k) const {
-  return get_impl<std::int64_t>(k, nullptr);
-}
-double config::require_double(const std::string& k) const { return get_impl<double>(k, nullptr); }
-std::string config::require_string(const std::string& k) const {
-  return get_impl<std::string>(k, nullptr);
-}
-
 std::vector<std::string> config::unread_keys() const {
   std::vector<std::string> all, out;
   collect_keys(*doc_, "", all);

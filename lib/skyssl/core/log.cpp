@@ -1,6 +1,7 @@
 #include "skyssl/core/log.hpp"
 
 #include <chrono>
+#include <cmath>
 
 namespace skyssl::log {
 namespace {
@@ -41,3 +42,15 @@ void write_warning(const std::string& line) {
 }
 
 }  // namespace skyssl::log
+
+namespace skyssl {
+
+std::string format_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const auto t = static_cast<long long>(s + 0.5);
+  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t % 3600) / 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
+}
+
+}  // namespace skyssl

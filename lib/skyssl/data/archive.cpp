@@ -15,9 +15,10 @@
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
+#include "skyssl/core/surveys.hpp"
 #include "skyssl/data/detail/decode.hpp"
 #include "skyssl/data/detail/direct_rows.hpp"
-#include "skyssl/data/detail/h5.hpp"
+#include "skyssl/data/h5.hpp"
 
 namespace fs = std::filesystem;
 
@@ -60,10 +61,15 @@ struct survey_preset {
 };
 
 const std::vector<survey_preset>& presets() {
-  static const std::vector<survey_preset> p = {
-      {"decals", 3, {"g", "r", "z"}, 0.262},
-      {"sdss", 5, {"u", "g", "r", "i", "z"}, 0.396},
-  };
+  static const std::vector<survey_preset> p = [] {
+    std::vector<survey_preset> out;
+    for (const auto* s : surveys::all) {
+      std::vector<std::string> bands;
+      for (int b = 0; b < s->band_count; ++b) bands.emplace_back(s->bands[b].name);
+      out.push_back({s->name, s->band_count, bands, s->pixel_scale});
+    }
+    return out;
+  }();
   return p;
 }
 

@@ -14,21 +14,6 @@
 
 namespace skyssl::data {
 
-cache_options cache_options_from(const skyssl::config& cfg, const std::string& section) {
-  cache_options o;
-  o.mode = cfg.get_string(section + ".cache", o.mode);
-  if (o.mode != "none" && o.mode != "memory")
-    throw config_error(
-        fmt::format("{}.cache must be \"none\" or \"memory\", got \"{}\"", section, o.mode));
-  o.limit_gb = cfg.get_double(section + ".cache_limit_gb", o.limit_gb);
-  if (o.limit_gb < 0)
-    throw config_error(
-        fmt::format("{}.cache_limit_gb must be >= 0 (0: the memory available), "
-                    "got {}",
-                    section, o.limit_gb));
-  return o;
-}
-
 std::int64_t cache_row_floats(int C, int H, int W) {
   return static_cast<std::int64_t>(C) * H * W + 1 + C;
 }

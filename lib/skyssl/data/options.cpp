@@ -1,11 +1,13 @@
 #include "skyssl/data/options.hpp"
 
+#include <fmt/format.h>
+
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
 
 namespace skyssl::data {
 
-data_options parse_data_options(const skyssl::config& cfg, const std::string& section) {
+data_options data_options_from(const skyssl::config& cfg, const std::string& section) {
   data_options o;
   const std::string p = section + ".";
   if (cfg.has(p + "path")) {
@@ -39,6 +41,14 @@ data_options parse_data_options(const skyssl::config& cfg, const std::string& se
   o.reader.nonfinite =
       parse_nonfinite_policy(p + "nonfinite", cfg.get_string(p + "nonfinite", "error"));
   o.archive.direct_reads = cfg.get_bool(p + "direct_reads", true);
+  o.cache.mode = cfg.get_string(p + "cache", o.cache.mode);
+  if (o.cache.mode != "none" && o.cache.mode != "memory")
+    throw config_error(
+        fmt::format("{}cache must be \"none\" or \"memory\", got \"{}\"", p, o.cache.mode));
+  o.cache.limit_gb = cfg.get_double(p + "cache_limit_gb", o.cache.limit_gb);
+  if (o.cache.limit_gb < 0)
+    throw config_error(fmt::format(
+        "{}cache_limit_gb must be >= 0 (0: the memory available), got {}", p, o.cache.limit_gb));
   return o;
 }
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "skyssl/core/error.hpp"
-#include "skyssl/data/detail/h5.hpp"
+#include "skyssl/data/h5.hpp"
 
 namespace skyssl::data {
 

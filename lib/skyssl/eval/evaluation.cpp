@@ -13,11 +13,13 @@
 #include "skyssl/core/log.hpp"
 #include "skyssl/data/options.hpp"
 #include "skyssl/dist/communicator.hpp"
-#include "skyssl/eval/embed.hpp"
-#include "skyssl/eval/embedding_reader.hpp"
+#include "skyssl/embed/embed.hpp"
+#include "skyssl/embed/embedding_reader.hpp"
 #include "skyssl/eval/pixel_baseline.hpp"
 #include "skyssl/eval/self_retrieval.hpp"
-#include "skyssl/eval/trained_encoder.hpp"
+#include "skyssl/model/weights.hpp"
+#include "skyssl/embed/trained_encoder.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 
 namespace fs = std::filesystem;
 
@@ -37,14 +39,14 @@ torch::Tensor crops_of(const data::archive& a, const kernels::augment_config& au
 void ensure_run_embedding(model::resnet& encoder, const data::archive& archive,
                           const kernels::augment_config& augment, const fs::path& weights,
                           const std::string& path, std::int64_t chunk) {
-  embed_options eo;
+  embed::embed_options eo;
   eo.out = path;
   eo.chunk = chunk;
   eo.weights = weights.string();
-  eo.weights_digest = weights_digest(weights.string());
+  eo.weights_digest = embed::weights_digest(weights.string());
   if (fs::exists(path)) {
-    embedding_header want;
-    want.model = model_description(encoder->options());
+    embed::embedding_header want;
+    want.model = embed::model_description(encoder->options());
     want.weights = eo.weights;
     want.weights_digest = eo.weights_digest;
     for (const auto& f : archive.files()) want.source += (want.source.empty() ? "" : ",") + f.path;
@@ -54,7 +56,7 @@ void ensure_run_embedding(model::resnet& encoder, const data::archive& archive,
     want.chunk_rows = chunk;
     std::string diff;
     try {
-      diff = difference(read_embedding_header(path), want);
+      diff = embed::difference(embed::read_embedding_header(path), want);
     } catch (const error& e) {
       diff = e.what();
     }
@@ -64,7 +66,7 @@ void ensure_run_embedding(model::resnet& encoder, const data::archive& archive,
     }
   }
   auto comm = dist::make_communicator("local");
-  const auto r = embed_to_file(encoder, archive, augment, eo, *comm);
+  const auto r = embed::embed_to_file(encoder, archive, augment, eo, *comm);
   if (r.rows_embedded > 0)
     log::info("eval: embedded {} galaxies into '{}' ({:.0f} images/s)", r.rows_embedded, path,
               r.images_per_s);
@@ -97,15 +99,15 @@ evaluation_report run_evaluation(const config& cfg_in, const evaluation_options&
     throw config_error("eval: give --run-dir RUN or --embeddings FILE (or both)");
   if (o.features != "backbone" && o.features != "projection")
     throw config_error(fmt::format("--features '{}': backbone or projection", o.features));
-  embedding_header given;
+  embed::embedding_header given;
   if (!o.embeddings.empty()) {
-    given = read_embedding_header(o.embeddings);
+    given = embed::read_embedding_header(o.embeddings);
     if (!cfg.has("data.path")) cfg.apply_override("data.path=\"" + given.source + "\"");
   }
-  const auto dopts = data::parse_data_options(cfg, "data");
+  const auto dopts = data::data_options_from(cfg, "data");
   const data::archive archive(dopts.archive);
   const auto augment = kernels::augment_config_from(cfg, "augment");
-  const auto seed = static_cast<std::uint64_t>(cfg.get_int("train.seed", 0));
+  const auto seed = embed::run_seed(cfg);
   const int channels = archive.channels();
   const bool have_run = !o.run_dir.empty();
   const fs::path out_dir = !o.out_dir.empty() ? fs::path(o.out_dir)
@@ -121,9 +123,9 @@ evaluation_report run_evaluation(const config& cfg_in, const evaluation_options&
   model::resnet trained{nullptr};
   std::string emb_path = o.embeddings;
   if (have_run) {
-    const auto weights = run_weights(o.run_dir);
-    trained = load_encoder(cfg, channels, weights, (fs::path(o.run_dir) / "config.toml").string());
-    const auto want = model_description(trained->options());
+    const auto weights = embed::run_weights(o.run_dir);
+    trained = embed::load_encoder(cfg, channels, weights, (fs::path(o.run_dir) / "config.toml").string());
+    const auto want = embed::model_description(trained->options());
     if (!o.embeddings.empty()) {
       if (given.model != want)
         throw data_error(fmt::format(
@@ -135,13 +137,13 @@ evaluation_report run_evaluation(const config& cfg_in, const evaluation_options&
       ensure_run_embedding(trained, archive, augment, weights, emb_path, o.chunk);
     }
   }
-  const auto h = read_embedding_header(emb_path);
+  const auto h = embed::read_embedding_header(emb_path);
   if (h.rows != archive.size())
     throw data_error(
         fmt::format("embedding file '{}' has {} rows but archive '{}' has {}: embed "
                     "this archive (skyssl-embed --set data.path=...)",
                     emb_path, h.rows, h.source, archive.size()));
-  const auto ssl = read_embeddings(emb_path, o.features);
+  const auto ssl = embed::read_embeddings(emb_path, o.features);
   const std::int64_t n = ssl.size(0);
 
   const auto splits = make_task_splits(labels, o.probes.split);
@@ -185,8 +187,8 @@ evaluation_report run_evaluation(const config& cfg_in, const evaluation_options&
 
   model::resnet random{nullptr};
   if (o.random_init && have_run) {
-    random = random_encoder(cfg, channels);
-    const auto r = embed_archive(random, archive, augment, o.chunk, o.features == "projection");
+    random = embed::random_encoder(cfg, channels);
+    const auto r = embed::embed_archive(random, archive, augment, o.chunk, o.features == "projection");
     log::info("eval: random-init encoder embedded {} galaxies at {:.0f} s", n, seconds());
     probe("random_init", o.features == "projection" ? r.projection : r.backbone);
   } else if (o.random_init) {
@@ -206,9 +208,10 @@ evaluation_report run_evaluation(const config& cfg_in, const evaluation_options&
               seconds());
     report.add_probes(
         "supervised",
-        {{"morphology", supervised_morphology(archive, augment, encoder_options(cfg, channels),
-                                              labels, splits.class_split, o.probes.label_counts,
-                                              o.supervised, seed, o.chunk)}});
+        {{"morphology",
+          supervised_morphology(archive, augment, model::run_encoder_options(cfg, channels), labels,
+                                splits.class_split, o.probes.label_counts, o.supervised, seed,
+                                o.chunk)}});
   } else if (o.supervised.enabled() && splits.morphology) {
     log::info("eval: no --run-dir, so no supervised baseline (its shape comes from the run)");
   }

@@ -95,6 +95,12 @@ int saved_in_channels(const std::filesystem::path& weights) {
 
 }  // namespace
 
+resnet_options run_encoder_options(const config& cfg, int channels) {
+  auto o = resnet_options_from(cfg, "model", channels);
+  o.head_dim = static_cast<int>(cfg.get_int("moco.dim", default_projection_dim));
+  return o;
+}
+
 resnet load_run_encoder(const std::filesystem::path& run_dir) {
   const auto config_file = run_dir / "config.toml";
   const auto weights = run_dir / "weights.pt";
@@ -107,9 +113,7 @@ resnet load_run_encoder(const std::filesystem::path& run_dir) {
                     "weights.pt at the end)",
                     weights.string()));
   const config cfg = config::from_file(config_file);
-  auto o = resnet_options_from(cfg, "model", saved_in_channels(weights));
-  o.head_dim = static_cast<int>(cfg.get_int("moco.dim", 128));
-  resnet m(o);
+  resnet m(run_encoder_options(cfg, saved_in_channels(weights)));
   load_weights_file(*m, weights, fmt::format("the model in '{}'", config_file.string()));
   return m;
 }

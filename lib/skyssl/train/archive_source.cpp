@@ -16,6 +16,7 @@
 #include "skyssl/dist/communicator.hpp"
 #include "skyssl/dist/gather_ids.hpp"
 #include "skyssl/moco/engine.hpp"
+#include "skyssl/train/local_key_views.hpp"
 
 namespace skyssl::train {
 
@@ -24,7 +25,7 @@ archive_source::archive_source(const skyssl::config& cfg, std::uint64_t seed,
                                dist::communicator* comm)
     : seed_(seed), global_batch_(global_batch), rank_(rank), world_(world), comm_(comm) {
   kernels::ensure_initialized();
-  auto d = data::parse_data_options(cfg, "data");
+  auto d = data::data_options_from(cfg, "data");
   augment_ = kernels::augment_config_from(cfg, "augment");
   if (augment_.threads > 1) threads_ = std::make_unique<kernels::augment_threads>(augment_.threads);
   read_opts_ = {d.reader.nonfinite, d.reader.read_threads};
@@ -42,12 +43,13 @@ archive_source::archive_source(const skyssl::config& cfg, std::uint64_t seed,
         "the archive has {} bands but the augmentation config has {} ('{}'): set augment.preset "
         "or augment.bands to match",
         a.channels(), augment_.bands, augment_.band_names));
-  const auto cache = data::cache_options_from(cfg, "data");
+  const auto& cache = d.cache;
   if (cache.mode == "memory") {
     if (!comm_ || comm_->world() != world || comm_->rank() != rank)
       throw error("archive_source: data.cache = \"memory\" needs the communicator of the run");
     cache_ = std::make_unique<data::memory_cache>(a, cache, rank, world, comm_->ranks_on_node(),
                                                   read_opts_.nonfinite);
+    exchange_ = std::make_unique<cache_exchange>(*cache_, *comm_, reader_->steps_per_epoch());
   }
 }
 
@@ -59,18 +61,10 @@ std::int64_t archive_source::skipped_samples() const {
 }
 int archive_source::channels() const { return reader_->source().channels(); }
 void archive_source::start(std::int64_t epoch, std::int64_t step) {
-  if (!cache_) {
+  if (exchange_)
+    exchange_->expect(epoch, step);
+  else
     reader_->start(epoch, step);
-    return;
-  }
-  if (epoch < 0 || step < 0 || step >= reader_->steps_per_epoch())
-    throw data_error(
-        fmt::format("archive_source::start: (epoch {}, step {}) is outside an epoch "
-                    "of {} steps",
-                    epoch, step, reader_->steps_per_epoch()));
-  std::lock_guard<std::mutex> lk(mu_);
-  expect_epoch_ = epoch;
-  expect_step_ = step;
 }
 
 namespace {
@@ -85,77 +79,23 @@ void archive_source::set_key_views(moco::shuffle_mode mode, std::uint64_t shuffl
   shuffle_seed_ = shuffle_seed;
 }
 
-void archive_source::set_device(const torch::Device& device) {
-  if (device == copy_->device()) return;
-  staging_.reset();
-  copy_ = std::make_unique<device_copy>(device);
-  if (copy_->active())
-    staging_ = std::make_unique<staging_pool>(4, [this] { return copy_->mark_step(); });
-}
+void archive_source::set_device(const torch::Device& device) { upload_.set_device(device); }
 
-data::sample_batch archive_source::on_device(const data::sample_batch& s,
-                                             std::shared_ptr<void>* hold) {
-  if (!copy_->active()) return s;
-  std::vector<torch::Tensor> host = {s.images, s.ids, s.ebv, s.psf_fwhm};
-  if (hold) {
-    // Stage in a pinned slot (the reader's own buffers are pageable): the upload is then an
-    // asynchronous copy on the side stream while the current step computes.
-    auto slot = staging_->acquire();
-    bool fits = slot->size() == host.size();
-    for (std::size_t k = 0; fits && k < host.size(); ++k)
-      fits = (*slot)[k].sizes() == host[k].sizes() && (*slot)[k].dtype() == host[k].dtype();
-    if (!fits) {
-      slot->clear();
-      for (const auto& h : host) slot->push_back(copy_->host_buffer(h.sizes(), h.scalar_type()));
-    }
-    for (std::size_t k = 0; k < host.size(); ++k) (*slot)[k].copy_(host[k]);
-    host = *slot;
-    *hold = slot;
-  }
-  auto f = copy_->upload(host);
-  copy_->ready(f);  // this thread's current stream (the kernels' and the step's) waits for it
-  data::sample_batch d = s;
-  d.images = f.tensors[0];
-  d.ids = f.tensors[1];
-  d.ebv = f.tensors[2];
-  d.psf_fwhm = f.tensors[3];
-  return d;
+kernels::two_views archive_source::augment_host_or_device(const data::sample_batch& s) const {
+  // augment.threads' pool when there is one (host tensors only use it).
+  return threads_ ? kernels::augment_two_views(augment_, s.images, s.ids, s.ebv, s.psf_fwhm, seed_,
+                                               s.epoch, *threads_)
+                  : kernels::augment_two_views(augment_, s.images, s.ids, s.ebv, s.psf_fwhm, seed_,
+                                               s.epoch);
 }
-
-namespace {
-// augment.threads' pool when there is one (host tensors only use it).
-kernels::two_views augment_new(const kernels::augment_config& a, const data::sample_batch& s,
-                               std::uint64_t seed, kernels::augment_threads* threads) {
-  return threads ? kernels::augment_two_views(a, s.images, s.ids, s.ebv, s.psf_fwhm, seed, s.epoch,
-                                              *threads)
-                 : kernels::augment_two_views(a, s.images, s.ids, s.ebv, s.psf_fwhm, seed, s.epoch);
-}
-}  // namespace
 
 view_batch archive_source::next() {
   auto t0 = clock_type::now();
   data::sample_batch s;
   std::vector<std::int64_t> ids;
   torch::Tensor rows;
-  if (cache_) {
-    exchanged e;
-    {
-      std::unique_lock<std::mutex> lk(mu_);
-      cv_.wait(lk, [&] { return closed_ || !mailbox_.empty(); });
-      if (mailbox_.empty())
-        throw error("input pipeline: the data.cache exchange stopped (an earlier error)");
-      e = std::move(mailbox_.front());
-      mailbox_.pop_front();
-      if (e.epoch != expect_epoch_ || e.step != expect_step_)
-        throw error(
-            fmt::format("input pipeline: data.cache exchanged epoch {} step {} but the "
-                        "pipeline wants epoch {} step {}",
-                        e.epoch, e.step, expect_epoch_, expect_step_));
-      if (++expect_step_ == reader_->steps_per_epoch()) {
-        expect_step_ = 0;
-        ++expect_epoch_;
-      }
-    }
+  if (exchange_) {
+    auto e = exchange_->take();
     ids = std::move(e.ids);
     rows = std::move(e.rows);
     const std::int64_t B = global_batch_ / world_;
@@ -167,7 +107,7 @@ view_batch archive_source::next() {
   b.read_s = since(t0);
   t0 = clock_type::now();
   // The copy stage (identity on the CPU), then the augmentation where the tensors now are.
-  const data::sample_batch d = on_device(s, &b.hold);
+  const data::sample_batch d = upload_.to_device(s, &b.hold);
   const auto v = outputs_.acquire(d.images.size(0), d.images.size(1), augment_.crop_h,
                                   augment_.crop_w, d.images.options());
   if (threads_)
@@ -186,22 +126,30 @@ view_batch archive_source::next() {
     b.view2 = v.view2;
     return b;
   }
-  fetch_fn fetch;
+  fetch_samples fetch;
   if (cache_) {
     // The exchange brought the missing key samples after this rank's own, in key_views' order.
     const std::int64_t B = s.ids.size(0);
     fetch = [&, B](const std::vector<std::int64_t>& missing) {
       if (static_cast<std::int64_t>(ids.size()) != B + static_cast<std::int64_t>(missing.size()))
         throw error("input pipeline: data.cache exchanged a different set of key samples");
-      return cache_->unpack(rows.data_ptr<float>() + B * cache_->row_floats(), missing, s.epoch,
-                            s.step);
+      // On the device path these few key samples are copied unstaged (a synchronous upload).
+      return upload_.to_device(cache_->unpack(rows.data_ptr<float>() + B * cache_->row_floats(),
+                                              missing, s.epoch, s.step),
+                               nullptr);
     };
   } else {
     fetch = [&](const std::vector<std::int64_t>& missing) {
-      return data::read_rows(reader_->source(), missing, s.epoch, s.step, read_opts_);
+      return upload_.to_device(
+          data::read_rows(reader_->source(), missing, s.epoch, s.step, read_opts_), nullptr);
     };
   }
-  b.view2 = key_views(s, v.view2, fetch, &b.read_s, &b.augment_s);
+  const auto global_ids = reader_->global_batch_ids(s.epoch, s.step);
+  // Both views are computed (the kernel makes them together); view 1 of these is not used.
+  b.view2 = local_key_views(
+      {s, v.view2, global_ids, shuffle_seed_, rank_, world_}, fetch,
+      [this](const data::sample_batch& x) { return augment_host_or_device(x).view2; }, &b.read_s,
+      &b.augment_s);
   return b;
 }
 
@@ -221,98 +169,11 @@ std::vector<std::int64_t> archive_source::needed_ids(std::int64_t epoch, std::in
 }
 
 void archive_source::main_thread_exchange(std::int64_t epoch, std::int64_t step) {
-  if (!cache_) return;
-  try {
-    torch::Tensor perm;
-    if (key_views_ == moco::shuffle_mode::local)
-      perm = moco::shuffle_permutation(shuffle_seed_, epoch, step, global_batch_);
-    // What every rank needs is a pure function of the plan: each rank packs, for each peer,
-    // the rows of its share that the peer needs; no request round.
-    std::vector<std::int64_t> send_rows(static_cast<std::size_t>(world_)),
-        recv_rows(static_cast<std::size_t>(world_));
-    std::vector<std::vector<std::int64_t>> to(static_cast<std::size_t>(world_));
-    std::vector<std::int64_t> mine;
-    for (int q = 0; q < world_; ++q) {
-      auto need = needed_ids(epoch, step, q, perm);
-      for (auto id : need)
-        if (cache_->owner(id) == rank_) to[static_cast<std::size_t>(q)].push_back(id);
-      send_rows[static_cast<std::size_t>(q)] =
-          static_cast<std::int64_t>(to[static_cast<std::size_t>(q)].size());
-      if (q == rank_) mine = std::move(need);
-    }
-    for (auto id : mine) ++recv_rows[static_cast<std::size_t>(cache_->owner(id))];
-    std::int64_t total = 0;
-    for (auto n : send_rows) total += n;
-    auto send = torch::empty({total, cache_->row_floats()}, torch::kFloat32);
-    std::int64_t off = 0;
-    for (int q = 0; q < world_; ++q) {
-      cache_->pack(to[static_cast<std::size_t>(q)], send.data_ptr<float>() + off * send.size(1));
-      off += send_rows[static_cast<std::size_t>(q)];
-    }
-    auto recv = comm_->all_to_all(send, send_rows, recv_rows);
-    // recv holds, owner by owner, this rank's needed rows in `mine` order: put them back in it.
-    std::vector<std::int64_t> cursor(static_cast<std::size_t>(world_));
-    for (int p = 1; p < world_; ++p)
-      cursor[static_cast<std::size_t>(p)] =
-          cursor[static_cast<std::size_t>(p - 1)] + recv_rows[static_cast<std::size_t>(p - 1)];
-    auto index = torch::empty({static_cast<std::int64_t>(mine.size())}, torch::kInt64);
-    auto* ix = index.data_ptr<std::int64_t>();
-    for (std::size_t k = 0; k < mine.size(); ++k)
-      ix[k] = cursor[static_cast<std::size_t>(cache_->owner(mine[k]))]++;
-    exchanged e;
-    e.epoch = epoch;
-    e.step = step;
-    e.ids = std::move(mine);
-    e.rows = recv.index_select(0, index);
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      mailbox_.push_back(std::move(e));
-    }
-    cv_.notify_all();
-  } catch (...) {
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      closed_ = true;
-    }
-    cv_.notify_all();
-    throw;
-  }
-}
-
-torch::Tensor archive_source::key_views(const data::sample_batch& own, const torch::Tensor& view2,
-                                        const fetch_fn& fetch, double* read_s, double* augment_s) {
-  const std::int64_t B = own.ids.size(0);
-  const auto pos = moco::key_positions(shuffle_seed_, own.epoch, own.step, B, rank_, world_);
-  const auto g = reader_->global_batch_ids(own.epoch, own.step);
-  // Positions [rank*B, (rank+1)*B) are this rank's own samples: their view 2 is at hand (a
-  // view depends only on seed, epoch, id and pixels, not on the batch it was computed in).
-  std::vector<std::int64_t> missing_ids;
-  std::vector<std::size_t> missing_rows;
-  auto out = torch::empty_like(view2);
-  const std::int64_t first = rank_ * B;
-  for (std::size_t j = 0; j < pos.size(); ++j) {
-    const std::int64_t p = pos[j];
-    if (p >= first && p < first + B) {
-      out[static_cast<std::int64_t>(j)].copy_(view2[p - first]);
-    } else {
-      missing_ids.push_back(g[static_cast<std::size_t>(p)]);
-      missing_rows.push_back(j);
-    }
-  }
-  if (missing_ids.empty()) return out;
-  auto t0 = clock_type::now();
-  // On the device path these few key samples are copied unstaged (a synchronous upload).
-  const auto extra = on_device(fetch(missing_ids), nullptr);
-  *read_s += since(t0);
-  t0 = clock_type::now();
-  // Both views are computed (the kernel makes them together); view 1 of these is not used.
-  auto for_epoch = extra;
-  for_epoch.epoch = own.epoch;
-  const auto v = augment_new(augment_, for_epoch, seed_, threads_.get());
-  for (std::size_t k = 0; k < missing_rows.size(); ++k)
-    out[static_cast<std::int64_t>(missing_rows[k])].copy_(v.view2[static_cast<std::int64_t>(k)]);
-  *augment_s += since(t0);
-  return out;
+  if (!exchange_) return;
+  torch::Tensor perm;
+  if (key_views_ == moco::shuffle_mode::local)
+    perm = moco::shuffle_permutation(shuffle_seed_, epoch, step, global_batch_);
+  exchange_->exchange(epoch, step, [&](int r) { return needed_ids(epoch, step, r, perm); });
 }
 
 eval_views archive_source::eval(std::int64_t epoch, std::int64_t steps) {

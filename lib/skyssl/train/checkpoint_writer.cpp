@@ -35,11 +35,6 @@ void checkpoint_writer::submit(checkpoint_data c) {
       for (const auto& e : fs::directory_iterator(dir)) bytes += e.file_size();
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const auto pruned = prune_checkpoints(root_, keep_);
-      {
-        std::lock_guard<std::mutex> lk(mu_);
-        last_seconds_ = s;
-        last_bytes_ = bytes;
-      }
       log::info("checkpoint {} written ({:.1f} MB in {:.2f} s){}", dir.string(), bytes / 1e6, s,
                 pruned.empty() ? "" : fmt::format(", removed {}", fmt::join(pruned, " ")));
     } catch (const std::exception& e) {
@@ -62,16 +57,6 @@ void checkpoint_writer::wait() {
 bool checkpoint_writer::failed() {
   std::lock_guard<std::mutex> lk(mu_);
   return !error_.empty();
-}
-
-double checkpoint_writer::last_seconds() {
-  std::lock_guard<std::mutex> lk(mu_);
-  return last_seconds_;
-}
-
-std::uint64_t checkpoint_writer::last_bytes() {
-  std::lock_guard<std::mutex> lk(mu_);
-  return last_bytes_;
 }
 
 }  // namespace skyssl::train

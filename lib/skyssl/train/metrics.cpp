@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/log.hpp"
 
 namespace skyssl::train {
 
@@ -58,14 +59,6 @@ void metrics_writer::write_summary(std::int64_t steps, double seconds,
                       {"phases", ph}};
   out_ << j.dump() << '\n';
   out_.flush();
-}
-
-std::string format_duration(double s) {
-  if (!std::isfinite(s) || s < 0) return "?";
-  const auto t = static_cast<long long>(s + 0.5);
-  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t % 3600) / 60);
-  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
-  return fmt::format("{}s", t);
 }
 
 std::string progress_line(const step_record& r) {

@@ -62,8 +62,14 @@ train_options train_options_from(const skyssl::config& cfg, const std::string& s
   return o;
 }
 
-eval_options eval_options_from(const skyssl::config& cfg, const std::string& s) {
-  eval_options o;
+training_eval_options training_eval_options_from(const skyssl::config& cfg, const std::string& s) {
+  for (const char* key : {"enabled", "count"})
+    if (cfg.has(fmt::format("eval.{}", key)))
+      throw config_error(fmt::format(
+          "eval.{0} is now {1}.{0}: the end-of-training check of skyssl-train has its own "
+          "section [{1}] ([eval] holds skyssl-eval's keys)",
+          key, s));
+  training_eval_options o;
   o.enabled = cfg.get_bool(s + ".enabled", o.enabled);
   o.count = cfg.get_int(s + ".count", o.count);
   check_positive(s + ".count", static_cast<double>(o.count));

@@ -184,7 +184,7 @@ void restore_state(train_state& s, const checkpoint_data& c, dist::communicator&
 const std::vector<std::string>& resumable_keys() {
   static const std::vector<std::string> keys = {
       "train.epochs", "train.max_steps", "train.log_every", "train.threads", "train.prefetch",
-      "checkpoint.", "eval.", "dist.", "data.path", "data.prefetch", "moco.bn_group",
+      "checkpoint.", "train_eval.", "eval.", "dist.", "data.path", "data.prefetch", "moco.bn_group",
       "data.read_threads", "data.direct_reads", "data.cache",
       "data.cache_limit_gb",  // data.cache gives the same bits either way
       // The checkpoint's weights replace the init file's; checkpoints from before the key

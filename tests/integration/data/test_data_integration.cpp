@@ -89,7 +89,7 @@ TEST_CASE("skyssl reads the DECaLS and SDSS layouts written by h5py, as they are
     // DECaLS: canonical names already; no attributes, so the 3-channel preset applies.
     auto cfg = skyssl::config::from_string(
         fmt::format("[data]\npath = \"{}\"\n", (dir / "decals.h5").string()), "t");
-    const auto o = skyssl::data::parse_data_options(cfg);
+    const auto o = skyssl::data::data_options_from(cfg);
     skyssl::data::shard_reader reader(o.archive, o.reader, 1, 2, 0, 1);
     CHECK(reader.source().bands() == std::vector<std::string>{"g", "r", "z"});
     CHECK(reader.source().pixel_scale() == doctest::Approx(0.262));
@@ -110,7 +110,7 @@ TEST_CASE("skyssl reads the DECaLS and SDSS layouts written by h5py, as they are
                     "\"e_bv\"\nz_spec = \"specz_redshift\"\n",
                     (dir / "sdss.h5").string()),
         "t");
-    const auto o = skyssl::data::parse_data_options(cfg);
+    const auto o = skyssl::data::data_options_from(cfg);
     skyssl::data::shard_reader reader(o.archive, o.reader, 1, 3, 0, 1);
     const auto& ar = reader.source();
     CHECK(ar.bands() == std::vector<std::string>{"u", "g", "r", "i", "z"});

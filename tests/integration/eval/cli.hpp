@@ -37,7 +37,7 @@ inline std::filesystem::path tiny_run(const std::filesystem::path& dir, const st
                        std::to_string(width) +
                        " --set moco.K=128 --set moco.bn_group=32 --set train.global_batch=32"
                        " --set train.max_steps=" +
-                       std::to_string(steps) + " --set eval.enabled=false");
+                       std::to_string(steps) + " --set train_eval.enabled=false");
     if (t.status != 0) throw std::runtime_error(t.output);
   }
   return run_dir;

@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "skyssl/core/error.hpp"
-#include "skyssl/eval/embedding_reader.hpp"
+#include "skyssl/embed/embedding_reader.hpp"
 #include "tests/integration/eval/cli.hpp"
 
 namespace fs = std::filesystem;
@@ -32,9 +32,10 @@ std::string embed(const fs::path& run_dir, const fs::path& out, const std::strin
 void check_same(const fs::path& a, const fs::path& b) {
   CAPTURE(b.string());
   for (const char* w : {"backbone", "projection"})
-    CHECK(torch::equal(eval::read_embeddings(a.string(), w), eval::read_embeddings(b.string(), w)));
-  for (const auto& f : eval::field_names(a.string()))
-    CHECK(torch::equal(eval::read_field(a.string(), f), eval::read_field(b.string(), f)));
+    CHECK(
+        torch::equal(embed::read_embeddings(a.string(), w), embed::read_embeddings(b.string(), w)));
+  for (const auto& f : embed::field_names(a.string()))
+    CHECK(torch::equal(embed::read_field(a.string(), f), embed::read_field(b.string(), f)));
 }
 
 }  // namespace
@@ -48,20 +49,20 @@ TEST_CASE("skyssl-embed: 1 rank = 2 ranks = crashed and resumed; fields copied")
   auto a = run(embed(r, one));
   REQUIRE_MESSAGE(a.status == 0, a.output);
   CHECK(a.output.find("images/s") != std::string::npos);
-  const auto h = eval::read_embedding_header(one.string());
+  const auto h = embed::read_embedding_header(one.string());
   CHECK(h.rows == 384);
   CHECK(h.arch == "resnet18");
   CHECK(h.backbone_dim == 64);  // width 8 -> 8 * 8 features
   CHECK(h.projection_dim == 128);
   CHECK(h.source == (dir() / "survey.h5").string());
   // Fields: same values and integer-ness as the archive (objid 0..383, morphology 0/1).
-  const auto objid = eval::read_field(one.string(), "objid");
+  const auto objid = embed::read_field(one.string(), "objid");
   CHECK(torch::equal(objid, torch::arange(384, torch::kInt64)));
-  const auto morph = eval::read_field(one.string(), "morphology");
+  const auto morph = embed::read_field(one.string(), "morphology");
   CHECK(morph.min().item<std::int64_t>() == 0);
   CHECK(morph.max().item<std::int64_t>() == 1);
   // Raw outputs, not normalised.
-  const auto b = eval::read_embeddings(one.string(), "backbone");
+  const auto b = embed::read_embeddings(one.string(), "backbone");
   CHECK(b.norm(2, 1).sub(1).abs().max().item<float>() > 1e-2);
 
   auto t = run(embed(r, two, "", 2));
@@ -71,7 +72,7 @@ TEST_CASE("skyssl-embed: 1 rank = 2 ranks = crashed and resumed; fields copied")
   // Killed after 2 chunks on 1 rank (exit 86, as --stop-after simulates), then finished.
   auto c = run(embed(r, crash1, "--stop-after 2"));
   CHECK(WEXITSTATUS(c.status) == 86);
-  CHECK_THROWS_AS(eval::read_embeddings(crash1.string(), "backbone"), data_error);
+  CHECK_THROWS_AS(embed::read_embeddings(crash1.string(), "backbone"), data_error);
   c = run(embed(r, crash1));
   REQUIRE_MESSAGE(c.status == 0, c.output);
   CHECK(c.output.find("2 of 8 chunks already written") != std::string::npos);

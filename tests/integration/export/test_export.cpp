@@ -18,7 +18,7 @@
 #include "skyssl/core/config.hpp"
 #include "skyssl/data/archive.hpp"
 #include "skyssl/dist/local_communicator.hpp"
-#include "skyssl/eval/cutout.hpp"
+#include "skyssl/embed/cutout.hpp"
 #include "skyssl/model/safetensors.hpp"
 #include "skyssl/model/weights.hpp"
 #include "skyssl/train/trainer.hpp"
@@ -53,7 +53,7 @@ const fs::path& trained_run() {
         "{} --preset example --run-dir {} --set data.path={} --set augment.input_size=32 "
         "--set augment.crop=24 --set augment.jitter_max=2 --set model.width=64 "
         "--set moco.K=64 --set moco.bn_group=16 --set train.global_batch=16 "
-        "--set train.max_steps=2 --set eval.enabled=false",
+        "--set train.max_steps=2 --set train_eval.enabled=false",
         SKYSSL_TRAIN_EXE, r.string(), survey.string()));
     REQUIRE_MESSAGE(t.status == 0, t.output);
     return r;
@@ -140,11 +140,11 @@ TEST_CASE("train.init_weights starts both encoders from the exported file") {
   config cfg = config::from_file(trained_run() / "config.toml");
   auto fresh_cfg = cfg;
   fresh_cfg.apply_override("train.seed=99");  // another random init than the file's
-  auto fresh = train::make_state(fresh_cfg, comm, 3, 4);
+  auto fresh = train::make_state(skyssl::train::run_options_from(fresh_cfg, comm), comm, 3, 4);
 
   auto with_head = fresh_cfg;
   with_head.apply_override("train.init_weights=\"" + head.string() + "\"");
-  auto s = train::make_state(with_head, comm, 3, 4);
+  auto s = train::make_state(skyssl::train::run_options_from(with_head, comm), comm, 3, 4);
   std::size_t compared = 0;
   for (auto* enc : {&s.moco->encoder_q(), &s.moco->encoder_k()})
     for (const auto& [name, t] : model::state_tensors(**enc)) {
@@ -158,7 +158,7 @@ TEST_CASE("train.init_weights starts both encoders from the exported file") {
   // Backbone only: the backbone is the file's, the head the fresh random one.
   auto no_head = fresh_cfg;
   no_head.apply_override("train.init_weights=\"" + backbone.string() + "\"");
-  auto b = train::make_state(no_head, comm, 3, 4);
+  auto b = train::make_state(skyssl::train::run_options_from(no_head, comm), comm, 3, 4);
   const auto fresh_state = model::state_tensors(*fresh.moco->encoder_q());
   std::size_t i = 0;
   for (const auto& [name, t] : model::state_tensors(*b.moco->encoder_q())) {
@@ -179,7 +179,7 @@ TEST_CASE("train.init_weights and skyssl-export reject what does not fit, naming
     return run(fmt::format(
         "{} --preset example --run-dir {} --set data.path={} --set augment.input_size=32 "
         "--set augment.crop=24 --set moco.K=64 --set moco.bn_group=16 "
-        "--set train.global_batch=16 --set train.max_steps=1 --set eval.enabled=false {}",
+        "--set train.global_batch=16 --set train.max_steps=1 --set train_eval.enabled=false {}",
         SKYSSL_TRAIN_EXE, (dir() / "bad_init").string(), survey.string(), extra));
   };
   fs::remove_all(dir() / "bad_init");
@@ -237,7 +237,7 @@ TEST_CASE("skyssl-search finds the galaxy of a cutout embedded with the run's en
   auto images = torch::empty({ar.size(), ar.channels(), ar.height(), ar.width()});
   ar.read_images(0, ar.size(), images.data_ptr<float>());
   const auto emb =
-      eval::embed_images(encoder, images, augment, "backbone", "the survey").contiguous();
+      embed::embed_images(encoder, images, augment, "backbone", "the survey").contiguous();
   test::embedding_file_spec spec;
   spec.source = survey.string();
   spec.spaces["backbone"] = {

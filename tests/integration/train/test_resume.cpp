@@ -53,7 +53,7 @@ std::string train_cmd(const fs::path& run, const std::string& extra, int ranks =
       "augment.input_size=32 "
       "--set augment.crop=24 --set augment.jitter_max=2 --set model.width=8 "
       "--set train.global_batch=16 --set moco.K=64 --set moco.bn_group=8 --set train.log_every=1 "
-      "--set eval.enabled=false --set train.threads=1 --set train.epochs=3 "
+      "--set train_eval.enabled=false --set train.threads=1 --set train.epochs=3 "
       "--set checkpoint.every_minutes=0 --set checkpoint.keep=3 {} >> {} 2>&1",
       launch, SKYSSL_TRAIN_EXE, run.string(), survey().string(), extra, run.string() + ".log");
 }

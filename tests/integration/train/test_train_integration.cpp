@@ -67,11 +67,11 @@ TEST_CASE("skyssl-train learns: loss falls, views of a galaxy retrieve each othe
   fs::remove_all(run);
   // 16 steps per epoch; K = 256 = 4 global batches, a quarter of the survey (a queue as long
   // as the survey would hold each galaxy's own older key as a negative).
-  const int rc =
-      sh(train_cmd(run,
-                   "--set train.epochs=14 --set train.global_batch=64 --set moco.K=256 "
-                   "--set moco.bn_group=32 --set train.log_every=4 --set train.threads=2 "
-                   "--set train.base_lr=0.24 --set train.warmup_epochs=1 --set eval.count=256"));
+  const int rc = sh(
+      train_cmd(run,
+                "--set train.epochs=14 --set train.global_batch=64 --set moco.K=256 "
+                "--set moco.bn_group=32 --set train.log_every=4 --set train.threads=2 "
+                "--set train.base_lr=0.24 --set train.warmup_epochs=1 --set train_eval.count=256"));
   if (rc != 0) {
     std::ifstream log(run.string() + ".log");
     MESSAGE(std::string(std::istreambuf_iterator<char>(log), {}));
@@ -107,7 +107,7 @@ TEST_CASE("skyssl-train learns: loss falls, views of a galaxy retrieve each othe
 TEST_CASE("1 rank and 2 ranks with the same global batch compute the same steps") {
   const std::string common =
       "--set train.max_steps=4 --set train.global_batch=32 --set moco.K=256 "
-      "--set moco.bn_group=16 --set train.log_every=1 --set eval.enabled=false "
+      "--set moco.bn_group=16 --set train.log_every=1 --set train_eval.enabled=false "
       "--set train.threads=1";
   auto r1 = tmp_dir("train_integration") / "np1";
   auto r2 = tmp_dir("train_integration") / "np2";
@@ -175,7 +175,7 @@ TEST_CASE("train.precision=bf16 trains on the CPU: finite losses near the fp32 r
   auto fp32 = tmp_dir("train_integration") / "prec_fp32";
   auto bf16 = tmp_dir("train_integration") / "prec_bf16";
   const std::string common =
-      "--set train.max_steps=4 --set train.log_every=1 --set eval.enabled=false";
+      "--set train.max_steps=4 --set train.log_every=1 --set train_eval.enabled=false";
   for (const auto& [run, extra] : {std::pair{fp32, std::string()},
                                    std::pair{bf16, std::string("--set train.precision=bf16")}}) {
     fs::remove_all(run);

@@ -8,6 +8,7 @@
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/dist/communicator.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 #include "tests/support/mpi_world.hpp"
 
 using namespace skyssl;

@@ -11,6 +11,7 @@
 #include "skyssl/dist/consistency.hpp"
 #include "skyssl/dist/device.hpp"
 #include "skyssl/dist/nccl_communicator.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 
 using namespace skyssl;
 

@@ -92,7 +92,8 @@ every_minutes = 0
   const auto topts = train::train_options_from(cfg, "train");
   train::archive_source source(cfg, topts.seed, topts.global_batch, comm.rank(), comm.world(),
                                &comm);
-  auto state = train::make_state(cfg, comm, source.channels(), source.steps_per_epoch());
+  auto state = train::make_state(skyssl::train::run_options_from(cfg, comm), comm,
+                                 source.channels(), source.steps_per_epoch());
   const auto sum = train::train(state, source, comm, run_dir);
   CHECK(sum.steps == 4);
   run_result r;

@@ -24,8 +24,6 @@ TEST_CASE("config: errors name the key") {
   auto c = config::from_string("[train]\nlr = \"fast\"\ntypo = 1\n", "test.toml");
   CHECK_THROWS_WITH_AS(c.get_double("train.lr", 0.1), doctest::Contains("train.lr"),
                        skyssl::config_error);
-  CHECK_THROWS_WITH_AS(c.require_int("train.steps"), doctest::Contains("train.steps"),
-                       skyssl::config_error);
   CHECK_THROWS_WITH_AS(c.reject_unread({"train"}), doctest::Contains("train.typo"),
                        skyssl::config_error);
   CHECK_THROWS_AS(c.apply_override("novalue"), skyssl::config_error);

@@ -251,7 +251,7 @@ ebv = "e_bv"
 z_spec = "specz_redshift"
 )",
                                          "test");
-  const auto o = skyssl::data::parse_data_options(cfg);
+  const auto o = skyssl::data::data_options_from(cfg);
   CHECK(o.archive.paths == std::vector<std::string>{"shards/*.h5"});
   CHECK(o.reader.prefetch == 4);
   CHECK(o.reader.nonfinite == skyssl::data::nonfinite_policy::error);
@@ -263,6 +263,6 @@ z_spec = "specz_redshift"
   CHECK(o.archive.bands.size() == 5);
   cfg.reject_unread({"data"});  // every key was read
   cfg.apply_override("data.prefetch=0");
-  CHECK_THROWS_WITH_AS(skyssl::data::parse_data_options(cfg), doctest::Contains("data.prefetch"),
+  CHECK_THROWS_WITH_AS(skyssl::data::data_options_from(cfg), doctest::Contains("data.prefetch"),
                        skyssl::config_error);
 }

@@ -12,6 +12,8 @@
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/dist/communicator.hpp"
+#include "skyssl/dist/runtime.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 
 int main(int argc, char** argv) {
   skyssl::dist::runtime rt(&argc, &argv);

@@ -11,6 +11,7 @@
 #include "skyssl/dist/gradient_bucketer.hpp"
 #include "skyssl/dist/local_communicator.hpp"
 #include "skyssl/dist/parameters.hpp"
+#include "skyssl/dist/make_communicator.hpp"
 
 using namespace skyssl;
 
@@ -40,14 +41,14 @@ TEST_CASE("local communicator: collectives are identities, results are copies") 
 }
 
 TEST_CASE("dist options from config") {
-  auto o = dist::options::from_config(config::from_string("", "empty"));
+  auto o = dist::dist_options_from(config::from_string("", "empty"));
   CHECK(o.backend == "auto");
   CHECK(o.bucket_mb == 25.0);
   CHECK(o.check_every == 0);
   CHECK(o.timeout_s == 0.0);
   auto c = config::from_string(
       "[dist]\nbackend = \"mpi\"\nbucket_mb = 4.5\ncheck_every = 100\ntimeout_s = 30\n", "t");
-  o = dist::options::from_config(c);
+  o = dist::dist_options_from(c);
   CHECK(o.backend == "mpi");
   CHECK(o.bucket_mb == 4.5);
   CHECK(o.check_every == 100);
@@ -57,7 +58,7 @@ TEST_CASE("dist options from config") {
     CAPTURE(bad);
     auto cfg = config::from_string("", "t");
     cfg.apply_override(bad);
-    CHECK_THROWS_AS(dist::options::from_config(cfg), config_error);
+    CHECK_THROWS_AS(dist::dist_options_from(cfg), config_error);
   }
   dist::options lo;
   lo.backend = "local";

@@ -9,14 +9,14 @@
 #include "skyssl/core/error.hpp"
 #include "skyssl/data/archive.hpp"
 #include "skyssl/data/writer.hpp"
-#include "skyssl/eval/archive_fields.hpp"
-#include "skyssl/eval/embedding_file.hpp"
-#include "skyssl/eval/embedding_reader.hpp"
+#include "skyssl/embed/archive_fields.hpp"
+#include "skyssl/embed/embedding_file.hpp"
+#include "skyssl/embed/embedding_reader.hpp"
 #include "tests/support/test_paths.hpp"
 
 namespace fs = std::filesystem;
 using namespace skyssl;
-using namespace skyssl::eval;
+using namespace skyssl::embed;
 
 namespace {
 

@@ -5,9 +5,10 @@
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/eval/knn.hpp"
-#include "skyssl/eval/similarity_index.hpp"
+#include "skyssl/search/similarity_index.hpp"
 
 using namespace skyssl::eval;
+using namespace skyssl::search;
 
 TEST_CASE("similarity search finds exact matches first and scores are cosines") {
   const int d = 4;

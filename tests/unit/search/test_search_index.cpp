@@ -8,15 +8,16 @@
 #include <vector>
 
 #include "skyssl/core/error.hpp"
-#include "skyssl/eval/embedding_reader.hpp"
-#include "skyssl/eval/search_index.hpp"
-#include "skyssl/eval/similarity_index.hpp"
+#include "skyssl/embed/embedding_reader.hpp"
+#include "skyssl/search/search_index.hpp"
+#include "skyssl/search/similarity_index.hpp"
 #include "tests/support/clustered_vectors.hpp"
 #include "tests/support/embedding_files.hpp"
 #include "tests/support/test_paths.hpp"
 
 using namespace skyssl;
-using namespace skyssl::eval;
+using namespace skyssl::search;
+using namespace skyssl::embed;
 namespace fs = std::filesystem;
 
 namespace {

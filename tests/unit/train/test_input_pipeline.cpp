@@ -245,7 +245,7 @@ TEST_CASE(
     CHECK_FALSE(source.copies_to_device());
     CHECK(source.staging() == nullptr);
     // Today's path, written out: the reader's batch, augmented by the plain single-thread call.
-    const auto d = data::parse_data_options(cfg, "data");
+    const auto d = data::data_options_from(cfg, "data");
     data::shard_reader reader(d.archive, d.reader, seed, 16, 0, 1);
     const auto aug = kernels::augment_config_from(cfg, "augment");
     const std::int64_t steps = 5;  // past the epoch's 4 steps: the pipeline rolls over
@@ -305,7 +305,8 @@ one_step train_one_step(const std::string& name, int threads) {
   dist::local_communicator comm;
   const auto topts = train::train_options_from(cfg, "train");
   train::archive_source source(cfg, topts.seed, topts.global_batch, 0, 1, &comm);
-  auto state = train::make_state(cfg, comm, source.channels(), source.steps_per_epoch());
+  auto state = train::make_state(skyssl::train::run_options_from(cfg, comm), comm,
+                                 source.channels(), source.steps_per_epoch());
   const auto sum = train::train(state, source, comm, run_dir);
   REQUIRE(sum.steps == 1);
   one_step r;

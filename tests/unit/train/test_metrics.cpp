@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "skyssl/core/log.hpp"  // format_duration
 #include "skyssl/train/metrics.hpp"
 #include "tests/support/test_paths.hpp"
 

@@ -106,7 +106,8 @@ TEST_CASE("stopped by SIGUSR1 and resumed: the same weights, momentum, queue and
   tensor_source data(f.v1, f.v2, 16);
 
   const auto whole = fresh("whole");
-  auto a = make_state(f.cfg, f.comm, 3, data.steps_per_epoch());
+  auto a =
+      make_state(skyssl::train::run_options_from(f.cfg, f.comm), f.comm, 3, data.steps_per_epoch());
   const auto ra = train::train(a, data, f.comm, whole);
   CHECK(ra.stop_signal == 0);
   CHECK(ra.steps == 12);
@@ -115,7 +116,8 @@ TEST_CASE("stopped by SIGUSR1 and resumed: the same weights, momentum, queue and
   CHECK(a.global_step == 12);
 
   const auto parts = fresh("parts");
-  auto b = make_state(f.cfg, f.comm, 3, data.steps_per_epoch());
+  auto b =
+      make_state(skyssl::train::run_options_from(f.cfg, f.comm), f.comm, 3, data.steps_per_epoch());
   stopping_source stopping(data, 7);
   const auto rb = train::train(b, stopping, f.comm, parts);
   clear_stop_signal();
@@ -128,7 +130,8 @@ TEST_CASE("stopped by SIGUSR1 and resumed: the same weights, momentum, queue and
   CHECK(ckpts[0].filename() == checkpoint_name(b.global_step));
 
   // A new process would build a fresh state from the config, then restore.
-  auto c = make_state(f.cfg, f.comm, 3, data.steps_per_epoch());
+  auto c =
+      make_state(skyssl::train::run_options_from(f.cfg, f.comm), f.comm, 3, data.steps_per_epoch());
   const auto ck = read_checkpoint(ckpts[0]);
   restore_state(c, ck, f.comm, ckpts[0].string());
   CHECK(c.global_step == b.global_step);
@@ -148,7 +151,8 @@ TEST_CASE("stopped by SIGUSR1 and resumed: the same weights, momentum, queue and
 TEST_CASE("a checkpoint that does not fit the model is refused, naming the tensor") {
   fixture f;
   tensor_source data(f.v1, f.v2, 16);
-  auto s = make_state(f.cfg, f.comm, 3, data.steps_per_epoch());
+  auto s =
+      make_state(skyssl::train::run_options_from(f.cfg, f.comm), f.comm, 3, data.steps_per_epoch());
   auto snap = snapshot_state(s, f.comm);
   CHECK(snap.tensors.count("queue.keys") == 1);
   CHECK(snap.tensors.count("interval.sums") == 1);
@@ -173,7 +177,8 @@ TEST_CASE("a non-finite loss stops training, naming the epoch and step") {
   auto v1 = f.v1.clone();
   v1[5][0][3][3] = std::nanf("");  // one pixel of one sample in the first batch
   tensor_source data(v1, f.v2, 16);
-  auto s = make_state(f.cfg, f.comm, 3, data.steps_per_epoch());
+  auto s =
+      make_state(skyssl::train::run_options_from(f.cfg, f.comm), f.comm, 3, data.steps_per_epoch());
   CHECK_THROWS_WITH_AS(train::train(s, data, f.comm, fresh("nan")),
                        doctest::Contains("loss is nan at epoch 0 step 0"), error);
 }
@@ -181,7 +186,8 @@ TEST_CASE("a non-finite loss stops training, naming the epoch and step") {
 TEST_CASE("fp16 loss scaler state goes through a checkpoint on disk and comes back") {
   fixture f;
   tensor_source data(f.v1, f.v2, 16);
-  auto s = make_state(f.cfg, f.comm, 3, data.steps_per_epoch());
+  auto s =
+      make_state(skyssl::train::run_options_from(f.cfg, f.comm), f.comm, 3, data.steps_per_epoch());
   CHECK_FALSE(s.moco->scaler().enabled());  // fp32: nothing saved
   CHECK(snapshot_state(s, f.comm).tensors.count("scaler.state") == 0);
   s.moco->set_loss_scaler(moco::loss_scaler({true, 4096, 3}));
@@ -191,7 +197,8 @@ TEST_CASE("fp16 loss scaler state goes through a checkpoint on disk and comes ba
   const auto dir = write_checkpoint(fresh("scaler"), snapshot_state(s, f.comm));
   const auto back = read_checkpoint(dir);
   REQUIRE(back.tensors.count("scaler.state") == 1);
-  auto t = make_state(f.cfg, f.comm, 3, data.steps_per_epoch());
+  auto t =
+      make_state(skyssl::train::run_options_from(f.cfg, f.comm), f.comm, 3, data.steps_per_epoch());
   t.moco->set_loss_scaler(moco::loss_scaler({true, 4096, 3}));
   restore_state(t, back, f.comm, dir.string());
   CHECK(t.moco->scaler().scale() == 2048);

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "skyssl/core/error.hpp"
-#include "skyssl/data/detail/h5.hpp"
+#include "skyssl/data/h5.hpp"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "lib/data's direct reads decode little-endian data in place: port stored_type_of first"

@@ -1,0 +1,98 @@
+# Precompiled headers. Nearly every translation unit includes LibTorch, whose headers cost ~10 s of
+# parsing per file; compiling them once per kind of target makes a cold build several times faster.
+# Two shared precompiled headers: one for libraries (position-independent code) and one for
+# executables (tests, apps, benchmarks). GCC ignores a precompiled header whose code-generation
+# flags differ from the file's (-Winvalid-pch says so) and parses the headers as text: a
+# mismatch costs time, never correctness.
+#
+# ccache: with sloppiness pch_defines,time_macros (scripts/setup.sh exports it) ccache caches
+# files compiled against a precompiled header, keyed by the header's content.
+option(SKYSSL_PCH "Precompile LibTorch's and the other heavy headers" ON)
+
+set(SKYSSL_PCH_HEADERS <torch/torch.h> <fmt/format.h> <nlohmann/json.hpp> <string> <vector>
+                       <memory> <functional> <map>)
+
+if(SKYSSL_PCH)
+  foreach(_kind lib exe)
+    add_library(skyssl_pch_${_kind} OBJECT ${PROJECT_SOURCE_DIR}/cmake/pch_anchor.cpp)
+    target_link_libraries(skyssl_pch_${_kind} PRIVATE skyssl_torch fmt::fmt
+                                                      nlohmann_json::nlohmann_json)
+    target_precompile_headers(skyssl_pch_${_kind} PRIVATE ${SKYSSL_PCH_HEADERS})
+  endforeach()
+  set_target_properties(skyssl_pch_lib PROPERTIES POSITION_INDEPENDENT_CODE ON)
+endif()
+
+# True (in out_var) when `target` links LibTorch, directly or through its dependencies.
+function(_skyssl_links_torch target out_var)
+  set(_seen "")
+  set(_todo ${target})
+  set(_found FALSE)
+  while(_todo)
+    list(POP_FRONT _todo _t)
+    if(_t STREQUAL "skyssl_torch")
+      set(_found TRUE)
+      break()
+    endif()
+    if(NOT TARGET ${_t} OR _t IN_LIST _seen)
+      continue()
+    endif()
+    list(APPEND _seen ${_t})
+    get_target_property(_aliased ${_t} ALIASED_TARGET)
+    if(_aliased)
+      list(APPEND _todo ${_aliased})
+      continue()
+    endif()
+    foreach(_prop LINK_LIBRARIES INTERFACE_LINK_LIBRARIES)
+      get_target_property(_libs ${_t} ${_prop})
+      if(_libs)
+        foreach(_l IN LISTS _libs)
+          string(REGEX REPLACE "^\\$<LINK_ONLY:(.*)>$" "\\1" _l "${_l}")
+          list(APPEND _todo ${_l})
+        endforeach()
+      endif()
+    endforeach()
+  endwhile()
+  set(${out_var} ${_found} PARENT_SCOPE)
+endfunction()
+
+# Uses the shared precompiled header of its kind in `target` if it links LibTorch; a target with
+# code-generation flags of its own (kernels: -O3, -march) gets a precompiled header of its own.
+# Deferred to the end of the configure step, when the target's options and links are final.
+function(skyssl_precompile target)
+  if(SKYSSL_PCH)
+    # A deferred call expands its arguments when it runs: bake the target's name in now.
+    cmake_language(EVAL CODE "cmake_language(DEFER DIRECTORY [[${PROJECT_SOURCE_DIR}]]
+                                             CALL _skyssl_precompile_now [[${target}]])")
+  endif()
+endfunction()
+
+function(_skyssl_precompile_now target)
+  _skyssl_links_torch(${target} _torch)
+  if(NOT _torch)
+    return()
+  endif()
+  get_target_property(_type ${target} TYPE)
+  get_target_property(_opts ${target} COMPILE_OPTIONS)
+  if(_opts MATCHES "-march=|-O3")
+    target_precompile_headers(${target} PRIVATE ${SKYSSL_PCH_HEADERS})
+  elseif(_type STREQUAL "EXECUTABLE")
+    target_precompile_headers(${target} REUSE_FROM skyssl_pch_exe)
+  else()
+    target_precompile_headers(${target} REUSE_FROM skyssl_pch_lib)
+  endif()
+endfunction()
+
+# skyssl_precompile for every executable defined in `dir` and the directories below it.
+function(skyssl_precompile_tree dir)
+  get_property(_targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
+  foreach(_t IN LISTS _targets)
+    get_target_property(_type ${_t} TYPE)
+    if(_type STREQUAL "EXECUTABLE")
+      skyssl_precompile(${_t})
+    endif()
+  endforeach()
+  get_property(_subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
+  foreach(_d IN LISTS _subdirs)
+    skyssl_precompile_tree(${_d})
+  endforeach()
+endfunction()

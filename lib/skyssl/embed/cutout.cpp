@@ -1,0 +1,95 @@
+#include "skyssl/embed/cutout.hpp"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
+#include "kernels/augment.hpp"
+#include "skyssl/core/error.hpp"
+#include "skyssl/data/fits_image.hpp"
+#include "skyssl/data/h5.hpp"  // HDF5 helpers: lib/data and lib/eval only, never apps
+
+namespace skyssl::embed {
+namespace {
+
+std::string lower_ext(const std::filesystem::path& p) {
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
+  return e;
+}
+
+torch::Tensor read_h5_cutout(const std::filesystem::path& path) {
+  namespace h5 = data::h5;
+  std::lock_guard<std::recursive_mutex> g(h5::mutex());
+  h5::quiet();
+  const std::string p = path.string();
+  h5::handle f(H5Fopen(p.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  if (!f) throw data_error(fmt::format("cutout '{}' is not an HDF5 file", p));
+  if (H5Lexists(f.get(), "images", H5P_DEFAULT) <= 0)
+    throw data_error(fmt::format("cutout '{}' has no dataset 'images'", p));
+  h5::handle d(H5Dopen2(f.get(), "images", H5P_DEFAULT));
+  h5::handle sp(H5Dget_space(d.get()));
+  const int nd = H5Sget_simple_extent_ndims(sp.get());
+  if (nd != 3 && nd != 4)
+    throw data_error(
+        fmt::format("cutout '{}': images has {} axes, expected (C, H, W) or (N, C, H, W)", p, nd));
+  hsize_t dims[4] = {1, 1, 1, 1};
+  H5Sget_simple_extent_dims(sp.get(), nd == 4 ? dims : dims + 1, nullptr);
+  auto out = torch::empty({static_cast<std::int64_t>(dims[0]), static_cast<std::int64_t>(dims[1]),
+                           static_cast<std::int64_t>(dims[2]), static_cast<std::int64_t>(dims[3])},
+                          torch::kFloat32);
+  h5::check_status(
+      H5Dread(d.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data_ptr<float>()),
+      fmt::format("reading images of cutout '{}'", p));
+  return out;
+}
+
+}  // namespace
+
+torch::Tensor read_cutout(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path))
+    throw data_error(fmt::format("cutout '{}' not found", path.string()));
+  const auto ext = lower_ext(path);
+  torch::Tensor images;
+  if (ext == ".h5" || ext == ".hdf5") {
+    images = read_h5_cutout(path);
+  } else if (ext == ".fits" || ext == ".fit" || ext == ".fz") {
+    std::vector<long> dims;
+    auto px = data::read_fits_image(path, dims);
+    const std::int64_t c = dims.size() == 3 ? dims[2] : 1;
+    images = torch::from_blob(px.data(), {1, c, dims[1], dims[0]}, torch::kFloat32).clone();
+  } else {
+    throw data_error(
+        fmt::format("cutout '{}': unknown kind '{}'; give a FITS (.fits) or HDF5 (.h5) file",
+                    path.string(), ext));
+  }
+  if (!torch::isfinite(images).all().item<bool>())
+    throw data_error(fmt::format("cutout '{}' has NaN or infinite pixels", path.string()));
+  return images;
+}
+
+torch::Tensor embed_images(model::resnet& encoder, const torch::Tensor& images,
+                           const kernels::augment_config& augment, const std::string& space,
+                           const std::string& source) {
+  const auto& mo = encoder->options();
+  if (images.size(1) != mo.in_channels)
+    throw data_error(fmt::format("{} has {} bands, the encoder takes {}", source, images.size(1),
+                                 mo.in_channels));
+  if (images.size(2) < augment.crop_h || images.size(3) < augment.crop_w)
+    throw data_error(fmt::format("{} is {}x{} pixels, smaller than the {}x{} crop", source,
+                                 images.size(2), images.size(3), augment.crop_h, augment.crop_w));
+  if (space != "backbone" && space != "projection")
+    throw config_error(
+        fmt::format("embedding space must be 'backbone' or 'projection', got '{}'", space));
+  auto any_size = augment;
+  any_size.input_size = 0;
+  torch::NoGradGuard no_grad;
+  encoder->eval();
+  const auto crops = kernels::center_crop(any_size, images.contiguous());
+  return space == "backbone" ? encoder->features(crops) : encoder->forward(crops);
+}
+
+}  // namespace skyssl::embed

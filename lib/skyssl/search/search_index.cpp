@@ -1,0 +1,103 @@
+#include "skyssl/search/search_index.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "skyssl/core/error.hpp"
+
+namespace skyssl::search {
+
+std::string choose_space(const embed::embedding_reader& e, const std::string& requested) {
+  if (!requested.empty()) {
+    e.dim(requested);  // throws naming the spaces the file has
+    return requested;
+  }
+  const auto& s = e.spaces();
+  return std::find(s.begin(), s.end(), "backbone") != s.end() ? "backbone" : s.front();
+}
+
+search_index search_index::build(const embed::embedding_reader& e, const std::string& space,
+                                 const index_build_options& o, const progress& report) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int dim = e.dim(space);
+  const std::int64_t n = e.rows();
+  if (n == 0) throw data_error(fmt::format("'{}' has no rows to index", e.path().string()));
+  e.require_complete();  // an interrupted skyssl-embed leaves rows that were never written
+  similarity_index idx(dim, o.index, n);
+  std::vector<float> buf;
+  if (idx.needs_training()) {
+    const std::int64_t want = o.train_rows > 0 ? o.train_rows : idx.training_rows_wanted();
+    const std::int64_t m = std::min(n, want);
+    const std::int64_t stride = std::max<std::int64_t>(1, n / m);
+    buf.resize(static_cast<std::size_t>(m) * dim);
+    e.read_strided(space, stride, m, buf.data());
+    idx.train(buf.data(), m);
+  }
+  for (std::int64_t s = 0; s < n; s += o.slab_rows) {
+    const std::int64_t m = std::min(o.slab_rows, n - s);
+    buf.resize(static_cast<std::size_t>(m) * dim);
+    e.read(space, s, m, buf.data());
+    idx.add(buf.data(), m);
+    if (report) report(s + m, n);
+  }
+  search_index out(std::move(idx), space, e.path());
+  out.build_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+namespace {
+std::filesystem::path sidecar(const std::filesystem::path& p) { return p.string() + ".json"; }
+}  // namespace
+
+void search_index::save(const std::filesystem::path& path) const {
+  index_.save(path);
+  const nlohmann::json j = {{"embeddings", std::filesystem::absolute(source_).string()},
+                            {"space", space_},
+                            {"rows", index_.size()},
+                            {"dim", index_.dim()},
+                            {"factory", index_.description()},
+                            {"build_seconds", build_seconds_}};
+  std::ofstream f(sidecar(path));
+  f << j.dump(2) << '\n';
+  if (!f) throw error(fmt::format("cannot write '{}'", sidecar(path).string()));
+}
+
+search_index search_index::load(const std::filesystem::path& path, const embed::embedding_reader& e,
+                                const std::string& space) {
+  auto idx = similarity_index::load(path);
+  const int dim = e.dim(space);
+  std::string built_space = space;
+  if (std::ifstream f(sidecar(path)); f) {
+    try {
+      built_space = nlohmann::json::parse(f).value("space", space);
+    } catch (const nlohmann::json::exception&) {
+      throw data_error(
+          fmt::format("'{}' is not the JSON sidecar of an index (rebuild with "
+                      "--rebuild)",
+                      sidecar(path).string()));
+    }
+  }
+  if (idx.dim() != dim)
+    throw data_error(fmt::format(
+        "index '{}' holds {}-d vectors but /{} of '{}' is {}-d: an index of another embedding "
+        "(rebuild with --rebuild)",
+        path.string(), idx.dim(), space, e.path().string(), dim));
+  if (built_space != space)
+    throw data_error(
+        fmt::format("index '{}' was built on /{}, not /{} (pass --space {} or "
+                    "--rebuild)",
+                    path.string(), built_space, space, built_space));
+  if (idx.size() != e.rows())
+    throw data_error(fmt::format(
+        "index '{}' holds {} rows but '{}' has {}: built from another file (rebuild with "
+        "--rebuild)",
+        path.string(), idx.size(), e.path().string(), e.rows()));
+  return search_index(std::move(idx), space, e.path());
+}
+
+}  // namespace skyssl::search

@@ -1,0 +1,77 @@
+#include "skyssl/tiles/rgb_tiles.hpp"
+
+#include <png.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csetjmp>
+#include <cstdio>
+#include <memory>
+
+#include "kernels/reference.hpp"
+#include "skyssl/core/error.hpp"
+
+namespace skyssl::tiles {
+
+rgb_choice choose_rgb(const kernels::augment_config& c) {
+  const std::string names = c.band_names;
+  auto find = [&](const char* prefer) {
+    for (const char* p = prefer; *p; ++p)
+      if (auto i = names.find(*p); i != std::string::npos) return static_cast<int>(i);
+    return -1;
+  };
+  rgb_choice r{{find("zi"), find("r"), find("g")}};  // z r g (DECaLS) or i r g (SDSS)
+  if (r.band[0] < 0 || r.band[1] < 0 || r.band[2] < 0 || c.bands < 3)
+    r = {{std::min(2, c.bands - 1), std::min(1, c.bands - 1), 0}};
+  return r;
+}
+
+rgb_canvas::rgb_canvas(int width, int height, unsigned char background)
+    : w_(width), h_(height), px_(static_cast<std::size_t>(width) * height * 3, background) {}
+
+void rgb_canvas::paint(int x0, int y0, const float* view, int h, int w,
+                       const kernels::augment_config& c, const rgb_choice& rgb, int zoom) {
+  kernels::reference::image im(3, h, w);
+  float scale[3];
+  for (int k = 0; k < 3; ++k) {
+    scale[k] = c.stretch_scale[rgb.band[k]];
+    for (int i = 0; i < h * w; ++i)
+      im.px[static_cast<std::size_t>(k) * h * w + i] =
+          view[static_cast<std::size_t>(rgb.band[k]) * h * w + i];
+  }
+  kernels::reference::stretch(im, scale, c.stretch_m, c.stretch_q);
+  for (int y = 0; y < h * zoom && y0 + y < h_; ++y)
+    for (int x = 0; x < w * zoom && x0 + x < w_; ++x)
+      for (int k = 0; k < 3; ++k)
+        px_[(static_cast<std::size_t>(y0 + y) * w_ + x0 + x) * 3 + k] =
+            static_cast<unsigned char>(std::lround(255.0f * im.at(k, y / zoom, x / zoom)));
+}
+
+void rgb_canvas::fill(int x0, int y0, int w, int h, const unsigned char rgb[3]) {
+  for (int y = std::max(0, y0); y < std::min(h_, y0 + h); ++y)
+    for (int x = std::max(0, x0); x < std::min(w_, x0 + w); ++x)
+      for (int k = 0; k < 3; ++k) px_[(static_cast<std::size_t>(y) * w_ + x) * 3 + k] = rgb[k];
+}
+
+void rgb_canvas::write_png(const std::filesystem::path& path) const {
+  const std::string p = path.string();
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(p.c_str(), "wb"), &std::fclose);
+  if (!f) throw error("cannot write PNG " + p);
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (!info) throw error("libpng init failed for " + p);
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    throw error("libpng failed writing " + p);
+  }
+  png_init_io(png, f.get());
+  png_set_IHDR(png, info, w_, h_, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  for (int y = 0; y < h_; ++y)
+    png_write_row(png, const_cast<png_bytep>(&px_[static_cast<std::size_t>(y) * w_ * 3]));
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+}
+
+}  // namespace skyssl::tiles
