@@ -197,8 +197,10 @@ int run(const cli_args& a, config cfg, dist::communicator& comm) {
         state, [&] { train::evaluate(state.moco->encoder_q(), views, comm, run_dir); });
   }
   comm.barrier();
-  log::info("outputs in {}: config.toml metrics.jsonl checkpoints/ weights.pt queue.pt{}",
-            run_dir.string(), eopts.enabled ? " eval.json embeddings.pt" : "");
+  log::info(
+      "outputs in {}: config.toml metrics.jsonl checkpoints/ weights.safetensors weights.pt "
+      "queue.pt{}",
+      run_dir.string(), eopts.enabled ? " eval.json embeddings.pt" : "");
   return train::exit_done;
 }
 

@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 
 std::vector<std::string> run_markers(const fs::path& run_dir) {
   std::vector<std::string> out;
-  for (const char* f : {"config.toml", "metrics.jsonl", "weights.pt"})
+  for (const char* f : {"config.toml", "metrics.jsonl", "weights.pt", "weights.safetensors"})
     if (fs::exists(run_dir / f)) out.emplace_back(f);
   const auto ckpts = list_checkpoints(checkpoints_dir(run_dir));
   if (!ckpts.empty()) out.push_back("checkpoints/" + ckpts.front().filename().string());

@@ -364,6 +364,13 @@ void save_weights(train_state& s, dist::communicator& comm, const std::filesyste
     torch::save(q, queue);
     replace_file(run_dir / "weights.pt", weights.str());
     replace_file(run_dir / "queue.pt", queue.str());
+    // What skyssl's own tools read (weights.pt carries code: never read back). Written last, so
+    // its presence says every output of the run is there.
+    std::string safe;
+    model::write_safetensors(
+        model::state_tensors(*s.moco->encoder_q()), {{"format", "skyssl-weights"}},
+        [&](const void* d, std::size_t n) { safe.append(static_cast<const char*>(d), n); });
+    replace_file(run_dir / model::run_weights_name, safe);
   });
 }
 
