@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/eval/detail/index_file.hpp"
 
 namespace skyssl::eval {
 namespace {
@@ -252,15 +253,8 @@ similarity_index similarity_index::load(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path))
     throw error(fmt::format("index file '{}' not found", path.string()));
   similarity_index s;
-  try {
-    s.index_.reset(faiss::read_index(path.string().c_str()));
-  } catch (const faiss::FaissException& e) {
-    throw data_error(fmt::format("'{}' is not a FAISS index file ({})", path.string(), e.msg));
-  }
-  if (s.index_->metric_type != faiss::METRIC_INNER_PRODUCT)
-    throw data_error(fmt::format(
-        "'{}' is a FAISS index with another metric; skyssl searches by inner product (cosine)",
-        path.string()));
+  // Read-only, bounded by the file's size, only skyssl's kinds, structure checked.
+  s.index_ = detail::read_index_file(path);
   s.dim_ = static_cast<int>(s.index_->d);
   s.description_ = describe(s.index_.get());
   return s;
