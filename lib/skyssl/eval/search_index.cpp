@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/durable_file.hpp"
 
 namespace skyssl::eval {
 
@@ -62,9 +63,7 @@ void search_index::save(const std::filesystem::path& path) const {
                             {"dim", index_.dim()},
                             {"factory", index_.description()},
                             {"build_seconds", build_seconds_}};
-  std::ofstream f(sidecar(path));
-  f << j.dump(2) << '\n';
-  if (!f) throw error(fmt::format("cannot write '{}'", sidecar(path).string()));
+  replace_file(sidecar(path), j.dump(2) + "\n");
 }
 
 search_index search_index::load(const std::filesystem::path& path, const embedding_reader& e,

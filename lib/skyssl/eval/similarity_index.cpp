@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/durable_file.hpp"
 #include "skyssl/eval/detail/index_file.hpp"
 
 namespace skyssl::eval {
@@ -237,16 +238,13 @@ neighbours similarity_index::search(const float* queries, std::int64_t n, std::i
 }
 
 void similarity_index::save(const std::filesystem::path& path) const {
-  const auto tmp = path.string() + ".tmp";
+  atomic_output out(path);  // a unique temporary, removed unless committed
   try {
-    faiss::write_index(index_.get(), tmp.c_str());
+    faiss::write_index(index_.get(), out.temp_path().c_str());
   } catch (const faiss::FaissException& e) {
-    std::filesystem::remove(tmp);
     throw error(fmt::format("cannot write the index '{}': {}", path.string(), e.msg));
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw error(fmt::format("cannot write the index '{}': {}", path.string(), ec.message()));
+  out.commit();
 }
 
 similarity_index similarity_index::load(const std::filesystem::path& path) {

@@ -15,7 +15,7 @@
 
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
-#include "skyssl/train/durable_file.hpp"
+#include "skyssl/core/durable_file.hpp"
 
 namespace skyssl::train {
 namespace fs = std::filesystem;

@@ -16,7 +16,7 @@
 #include "skyssl/model/autocast.hpp"
 #include "skyssl/train/checkpoint_writer.hpp"
 #include "skyssl/train/device_plan.hpp"
-#include "skyssl/train/durable_file.hpp"
+#include "skyssl/core/durable_file.hpp"
 #include "skyssl/train/metrics.hpp"
 #include "skyssl/train/state_io.hpp"
 #include "skyssl/train/stop_signals.hpp"

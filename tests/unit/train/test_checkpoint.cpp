@@ -13,7 +13,7 @@
 #include "skyssl/core/error.hpp"
 #include "skyssl/model/safetensors.hpp"
 #include "skyssl/train/checkpoint.hpp"
-#include "skyssl/train/durable_file.hpp"
+#include "skyssl/core/durable_file.hpp"
 #include "skyssl/train/run_dir.hpp"
 #include "skyssl/train/state_io.hpp"
 #include "tests/support/test_paths.hpp"
