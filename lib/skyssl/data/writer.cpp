@@ -133,7 +133,13 @@ archive_writer::~archive_writer() {
 void archive_writer::close() {
   std::lock_guard<std::recursive_mutex> lock(h5::mutex());
   if (!h_->file) return;
-  h5::write_double_attr(h_->file.get(), complete_attribute, 1.0);
+  {
+    const double one = 1.0;
+    h5::handle attr(h5::check(H5Aopen(h_->file.get(), complete_attribute, H5P_DEFAULT),
+                              fmt::format("archive '{}': no {}", opts_.path, complete_attribute)));
+    h5::check_status(H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &one),
+                     fmt::format("archive '{}': cannot mark it complete", opts_.path));
+  }
   h_->fields.clear();
   h_->images.reset();
   h_->dxpl.reset();

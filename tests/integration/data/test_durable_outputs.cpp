@@ -49,16 +49,15 @@ std::string prep() { return SKYSSL_PREP_EXE; }
 // A small finished archive at `name`, the one a stopped writer must not touch.
 fs::path existing(const std::string& name) {
   const auto p = dir() / name;
-  auto r = run_command(fmt::format("{} synth --out {} --count 64 --size 16 --seed 2", prep(),
-                                   p.string()));
+  auto r = run_command(
+      fmt::format("{} synth --out {} --count 64 --size 16 --seed 2", prep(), p.string()));
   REQUIRE_MESSAGE(r.status == 0, r.output);
   return p;
 }
 
 // Starts a long synth over `out`, waits until its temporary exists (and `settle` seconds
 // more), sends `sig`, and reports what `wait` says (128 + signal when the signal ended it).
-skyssl::test::command_result synth_stopped_by(const fs::path& out, const char* sig,
-                                              double settle) {
+skyssl::test::command_result synth_stopped_by(const fs::path& out, const char* sig, double settle) {
   const auto script = fmt::format(
       "{} synth --out {} --count 200000 --size 32 --seed 1 & pid=$!; i=0; "
       "until ls -a {} | grep -q \"^\\.{}\\.\"; do sleep 0.02; i=$((i+1)); "

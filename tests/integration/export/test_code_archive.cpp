@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <sys/wait.h>
 #include <torch/csrc/jit/runtime/print_handler.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/script.h>
 
 #include <fstream>
@@ -125,7 +126,7 @@ TEST_CASE("no tool runs the code of a run directory's weights") {
 
   check_refused(run(fmt::format("{} --run-dir {} --no-supervised", SKYSSL_EVAL_EXE, r.string())),
                 weights);
-  CHECK_FALSE(fs::exists(r / "eval"));
+  CHECK_FALSE(fs::exists(r / "eval" / "eval.json"));
   CHECK_FALSE(fs::exists(r / "embeddings.h5"));
 
   check_refused(run(fmt::format("{} --run-dir {}", SKYSSL_EMBED_EXE, r.string())), weights);
@@ -188,13 +189,18 @@ TEST_CASE("weights.pt alone is never read: the error names weights.safetensors")
 }
 
 TEST_CASE("a pickle is refused; a safetensors file whose header length looks like one is not") {
-  const auto pickle = dir() / "state_dict.pt";
+  const auto pickle = dir() / "state_dict.pkl";
+  const auto zipped = dir() / "state_dict.pt";
   {
     c10::Dict<std::string, torch::Tensor> d;
     d.insert("conv1.weight", torch::zeros({2, 2}));
-    const auto bytes = torch::pickle_save(d);
-    std::ofstream(pickle, std::ios::binary).write(bytes.data(), bytes.size());
+    const auto raw = torch::jit::pickle(d);  // a bare pickle (protocol 2)
+    std::ofstream(pickle, std::ios::binary).write(raw.data(), raw.size());
+    const auto zip = torch::pickle_save(d);  // torch.save's zip container
+    std::ofstream(zipped, std::ios::binary).write(zip.data(), zip.size());
   }
+  CHECK_THROWS_WITH_AS(model::refuse_code_archive(zipped, "convert it"),
+                       doctest::Contains("is a TorchScript/zip archive"), skyssl::error);
   try {
     model::refuse_code_archive(pickle, "convert it");
     FAIL("a pickle was accepted");

@@ -102,8 +102,6 @@ TEST_CASE("on-disk inverted lists naming another file are refused and that file 
   faiss::IndexFlatIP q(dim);
   auto ivf = ivf_flat(q);
   const auto victim = file("victim.bin");
-  spit(victim, std::string(4096, 'v'));
-  const auto before = slurp(victim);
   {
     // FAISS's own way to point an index's lists at a file (mapped read-write on load).
     faiss::OnDiskInvertedLists od(ivf->nlist, ivf->code_size, victim.string().c_str());
@@ -113,6 +111,8 @@ TEST_CASE("on-disk inverted lists naming another file are refused and that file 
     faiss::write_index(ivf.get(), file("ondisk.index").string().c_str());
     ivf->replace_invlists(new faiss::ArrayInvertedLists(ivf->nlist, ivf->code_size), true);
   }
+  spit(victim, std::string(4096, 'v'));
+  const auto before = slurp(victim);
   check_refused(file("ondisk.index"), "not held in the file");
   CHECK(slurp(victim) == before);
 }
