@@ -35,4 +35,4 @@ if /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
 else
   echo "(no python3-matplotlib: skipping the plots; apt-get install python3-matplotlib)"
 fi
-echo "== done: $out/gallery.png, $out/run/{metrics.jsonl,weights.pt,embeddings.h5}, $out/run/eval/{eval.json,*.png}"
+echo "== done: $out/gallery.png, $out/run/{metrics.jsonl,weights.safetensors,embeddings.h5}, $out/run/eval/{eval.json,*.png}"

@@ -13,6 +13,7 @@
 #include "kernels/augment_config.hpp"
 #include "kernels/kokkos_runtime.hpp"
 #include "skyssl/core/allocator.hpp"
+#include "skyssl/core/stop_signals.hpp"
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
@@ -78,6 +79,9 @@ int run(const cli_args& a, dist::communicator& comm) {
 int main(int argc, char** argv) {
   keep_freed_memory();
   dist::runtime rt(&argc, &argv);
+  stop_cleanly_on_signals(
+      "skyssl-embed: stopped by a signal; the chunks already written are kept: run the same "
+      "command to resume");
   CLI::App app{"skyssl-embed: representations of every galaxy of an archive, to one HDF5 file"};
   cli_args a;
   apps::add_config_flags(app, a.sources);

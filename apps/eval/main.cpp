@@ -12,6 +12,7 @@
 #include "apps/common/config_flags.hpp"
 #include "kernels/kokkos_runtime.hpp"
 #include "skyssl/core/allocator.hpp"
+#include "skyssl/core/stop_signals.hpp"
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/log.hpp"
 #include "skyssl/dist/communicator.hpp"
@@ -24,6 +25,9 @@ using namespace skyssl;
 int main(int argc, char** argv) {
   keep_freed_memory();  // embedding batches: no page faults on every batch
   dist::runtime rt(&argc, &argv);
+  stop_cleanly_on_signals(
+      "skyssl-eval: stopped by a signal; eval.json was not written (the run's embedding file "
+      "keeps its finished chunks): run the same command to resume");
   CLI::App app{"skyssl-eval: probes, curves, self-retrieval and baselines on frozen embeddings"};
   config_sources sources;
   eval::evaluation_options o;

@@ -6,11 +6,14 @@
 
 #include "apps/common/tool_main.hpp"
 #include "skyssl/core/log.hpp"
+#include "skyssl/core/stop_signals.hpp"
 #include "skyssl/model/export.hpp"
 
 using namespace skyssl;
 
 int main(int argc, char** argv) {
+  stop_cleanly_on_signals(
+      "skyssl-export: stopped by a signal; --out was not written: run the command again");
   CLI::App app{"skyssl-export: a run's encoder as safetensors or a PyTorch state_dict"};
   model::export_options o;
   std::string run_dir, out, format = "safetensors";

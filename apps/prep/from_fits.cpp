@@ -17,6 +17,7 @@
 #include "skyssl/core/log.hpp"
 #include "skyssl/core/surveys.hpp"
 #include "skyssl/data/fits_image.hpp"
+#include "skyssl/core/durable_file.hpp"
 #include "skyssl/data/writer.hpp"
 
 namespace fs = std::filesystem;
@@ -107,6 +108,7 @@ std::string substitute(std::string pattern, const std::string& key, const std::s
 
 void run_from_fits(const fits_args& a) {
   if (log::world() > 1) throw config_error("from-fits runs on one rank (start it without mpirun)");
+  refuse_output_over_input(a.out, {a.catalog}, "--out");
   const auto cat = read_csv(a.catalog);
   const auto id_it = std::find(cat.columns.begin(), cat.columns.end(), a.id_column);
   if (id_it == cat.columns.end())

@@ -7,6 +7,7 @@
 #include "apps/common/tool_main.hpp"
 #include "apps/prep/commands.hpp"
 #include "skyssl/core/allocator.hpp"
+#include "skyssl/core/stop_signals.hpp"
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
@@ -32,6 +33,10 @@ data::data_options data_from_flags(const config_sources& sources,
 int main(int argc, char** argv) {
   skyssl::keep_freed_memory();  // batch buffers of synth, scan and gallery
   skyssl::dist::runtime rt(&argc, &argv);
+  // synth and from-fits write --out under a temporary name: a stop leaves no archive behind.
+  skyssl::stop_cleanly_on_signals(
+      "skyssl-prep: stopped by a signal; --out was not written (an existing file of that name "
+      "is unchanged): run the command again");
   CLI::App app{"skyssl-prep: synthesise, import, inspect and preview galaxy survey archives"};
   app.require_subcommand(1);
   std::map<CLI::App*, skyssl::prep::command> commands;

@@ -16,6 +16,8 @@
 
 #include "apps/common/tool_main.hpp"
 #include "kernels/kokkos_runtime.hpp"
+#include "skyssl/core/durable_file.hpp"
+#include "skyssl/core/stop_signals.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
 #include "skyssl/embed/embedding_reader.hpp"
@@ -72,6 +74,7 @@ int run(cli_args a) {
         }));
     log::info("built in {:.1f} s", index->build_seconds());
     if (!a.index.empty()) {
+      refuse_output_over_input(a.index, {a.embeddings}, "--index");
       index->save(a.index);
       log::info("saved {} (and {}.json)", a.index, a.index);
     }
@@ -93,9 +96,8 @@ int run(cli_args a) {
     }
   }
   if (!a.json.empty()) {
-    std::ofstream f(a.json);
-    f << report.dump(2) << '\n';
-    if (!f) throw error(fmt::format("--json: cannot write '{}'", a.json));
+    refuse_output_over_input(a.json, {a.embeddings, a.index}, "--json");
+    replace_file(a.json, report.dump(2) + "\n");
     log::info("wrote {}", a.json);
   }
   if (!a.gallery.empty()) {
@@ -110,6 +112,9 @@ int run(cli_args a) {
     }
     g.run_dir = a.run_dir;
     g.zoom = a.zoom;
+    std::vector<fs::path> inputs = {a.embeddings, a.index, a.json};
+    inputs.insert(inputs.end(), g.archive.begin(), g.archive.end());
+    refuse_output_over_input(a.gallery, inputs, "--gallery");
     search::write_neighbour_gallery(g, q, nn, e.rows());
     log::info("wrote {}", a.gallery);
   }
@@ -119,6 +124,9 @@ int run(cli_args a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  stop_cleanly_on_signals(
+      "skyssl-search: stopped by a signal; no index, JSON or gallery was written (existing "
+      "ones are unchanged): run the command again");
   CLI::App app{"skyssl-search: nearest galaxies by cosine similarity over an embedding file"};
   cli_args a;
   app.add_option("--embeddings", a.embeddings, "embedding file (skyssl-embed)")->required();

@@ -22,7 +22,7 @@
 #include "skyssl/train/archive_source.hpp"
 #include "skyssl/train/checkpoint.hpp"
 #include "skyssl/train/device_plan.hpp"
-#include "skyssl/train/durable_file.hpp"
+#include "skyssl/core/durable_file.hpp"
 #include "skyssl/eval/training_eval.hpp"
 #include "skyssl/train/metrics.hpp"
 #include "skyssl/core/presets.hpp"
@@ -168,7 +168,7 @@ int run(const cli_args& a, config cfg, dist::communicator& comm) {
                               topts.seed, state.schedule.total_steps);
   }
   if (comm.rank() == 0) {
-    train::replace_file(run_dir / "config.toml", cfg.to_toml());
+    replace_file(run_dir / "config.toml", cfg.to_toml());
     train::metrics_writer(run_dir, true).write_event(resume_dir ? "resume" : "start", start_event);
   }
   log::info("skyssl-train: {} ranks ({}), {} bands, run dir {}", comm.world(), comm.backend(),
@@ -204,8 +204,10 @@ int run(const cli_args& a, config cfg, dist::communicator& comm) {
     });
   }
   comm.barrier();
-  log::info("outputs in {}: config.toml metrics.jsonl checkpoints/ weights.pt queue.pt{}",
-            run_dir.string(), eopts.enabled ? " eval.json embeddings.pt" : "");
+  log::info(
+      "outputs in {}: config.toml metrics.jsonl checkpoints/ weights.safetensors weights.pt "
+      "queue.pt{}",
+      run_dir.string(), eopts.enabled ? " eval.json embeddings.pt" : "");
   return train::exit_done;
 }
 

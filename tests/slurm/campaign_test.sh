@@ -135,7 +135,7 @@ done
 resumes=$(python3 -c 'import json, sys
 print(sum(json.loads(l).get("event") == "resume" for l in open(sys.argv[1]) if l.strip()))' "$tmp/campaign/metrics.jsonl")
 ((resumes >= 2)) || fail "$resumes resume events in metrics.jsonl, expected >= 2"
-[ -f "$tmp/campaign/weights.pt" ] || fail "the campaign left no weights.pt"
+[ -f "$tmp/campaign/weights.safetensors" ] || fail "the campaign left no weights.safetensors"
 
 say "the same config without interruption (mpiexec -n 2)"
 set_args "${sets[@]}"
@@ -143,7 +143,7 @@ mpiexec -n 2 "$train" "${args[@]}" --run-dir "$tmp/reference" >"$tmp/reference.l
   { cat "$tmp/reference.log"; fail "the uninterrupted run failed"; }
 diff "$tmp/reference/config.toml" "$tmp/campaign/config.toml" >&2 ||
   fail "the two runs resolved different configs"
-for f in weights.pt queue.pt; do
+for f in weights.safetensors weights.pt queue.pt; do
   if ! cmp "$tmp/reference/$f" "$tmp/campaign/$f"; then
     # torch::save is deterministic, so any byte differs only if a tensor does: say which.
     /usr/bin/python3 - "$tmp/reference/$f" "$tmp/campaign/$f" <<'PY' >&2 || true

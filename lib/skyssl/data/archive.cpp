@@ -19,6 +19,7 @@
 #include "skyssl/data/detail/decode.hpp"
 #include "skyssl/data/detail/direct_rows.hpp"
 #include "skyssl/data/h5.hpp"
+#include "skyssl/data/writer.hpp"
 
 namespace fs = std::filesystem;
 
@@ -277,6 +278,12 @@ archive::archive(const archive_options& options)
     std::vector<std::string> b;
     double s = 0.0;
     std::vector<std::string> sv;
+    if (double complete = 1.0;
+        h5::read_double_attr(st->file.get(), complete_attribute, complete) && complete != 1.0)
+      throw archive_error(fmt::format(
+          "archive file '{}' is unfinished ({} = 0: the command writing it stopped before the "
+          "end); write it again",
+          path, complete_attribute));
     const bool has_b = h5::read_string_attr(st->file.get(), "bands", b);
     const bool has_s = h5::read_double_attr(st->file.get(), "pixel_scale", s);
     if (h5::read_string_attr(st->file.get(), "survey", sv) && !sv.empty()) file_survey = sv.front();

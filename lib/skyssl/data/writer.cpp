@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "skyssl/core/durable_file.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/data/h5.hpp"
 
@@ -12,6 +13,13 @@ namespace skyssl::data {
 struct archive_writer::handles {
   h5::handle file, images, dxpl;
   std::vector<h5::handle> fields;
+  // The file is written under a unique temporary name beside opts_.path and renamed over it
+  // by close(): an existing archive (even one that is an input) is never truncated before the
+  // new one is complete. Rank 0 owns the temporary; in collective mode the others get its
+  // name by MPI_Bcast (MPI_COMM_WORLD, as the MPI-IO driver already is: see architecture.md).
+  std::unique_ptr<atomic_output> out;
+  std::string temp;
+  int rank = 0;
 };
 
 namespace {
@@ -68,8 +76,19 @@ archive_writer::archive_writer(const writer_options& options)
   if (opts_.collective) H5Pset_fapl_mpio(fapl.get(), MPI_COMM_WORLD, MPI_INFO_NULL);
   h5::handle fcpl(H5Pcreate(H5P_FILE_CREATE));
   H5Pset_obj_track_times(fcpl.get(), 0);
+  if (opts_.collective) MPI_Comm_rank(MPI_COMM_WORLD, &h_->rank);
+  if (h_->rank == 0) {
+    h_->out = std::make_unique<atomic_output>(opts_.path);
+    h_->temp = h_->out->temp_path().string();
+  }
+  if (opts_.collective) {
+    int n = static_cast<int>(h_->temp.size());
+    MPI_Bcast(&n, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    h_->temp.resize(static_cast<std::size_t>(n));
+    MPI_Bcast(h_->temp.data(), n, MPI_CHAR, 0, MPI_COMM_WORLD);
+  }
   h_->file =
-      h5::handle(h5::check(H5Fcreate(opts_.path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
+      h5::handle(h5::check(H5Fcreate(h_->temp.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
                            fmt::format("cannot create archive file '{}'", opts_.path)));
   h_->dxpl = h5::handle(H5Pcreate(H5P_DATASET_XFER));
   if (opts_.collective) H5Pset_dxpl_mpio(h_->dxpl.get(), H5FD_MPIO_COLLECTIVE);
@@ -93,24 +112,41 @@ archive_writer::archive_writer(const writer_options& options)
   h5::write_string_attr(h_->file.get(), "bands", opts_.bands);
   h5::write_double_attr(h_->file.get(), "pixel_scale", opts_.pixel_scale);
   h5::write_string_attr(h_->file.get(), "survey", opts_.survey);
+  // 0 until close() has written every row: an archive left by a writer that stopped part-way
+  // is refused by the reader instead of read as if it were whole.
+  h5::write_double_attr(h_->file.get(), complete_attribute, 0.0);
+  // On disk now: a writer killed later leaves a temporary that says it is unfinished.
+  h5::check_status(H5Fflush(h_->file.get(), H5F_SCOPE_GLOBAL),
+                   fmt::format("cannot flush archive '{}'", opts_.path));
 }
 
 archive_writer::~archive_writer() {
-  try {
-    close();
-  } catch (...) {
-    // Destructors must not throw; close() explicitly to see errors.
-  }
+  // Not closed: an error or a stop signal came first. The temporary goes (h_->out's
+  // destructor); an existing archive of that name is left as it was.
+  std::lock_guard<std::recursive_mutex> lock(h5::mutex());
+  h_->fields.clear();
+  h_->images.reset();
+  h_->dxpl.reset();
+  h_->file.reset();
 }
 
 void archive_writer::close() {
   std::lock_guard<std::recursive_mutex> lock(h5::mutex());
   if (!h_->file) return;
+  {
+    const double one = 1.0;
+    h5::handle attr(h5::check(H5Aopen(h_->file.get(), complete_attribute, H5P_DEFAULT),
+                              fmt::format("archive '{}': no {}", opts_.path, complete_attribute)));
+    h5::check_status(H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &one),
+                     fmt::format("archive '{}': cannot mark it complete", opts_.path));
+  }
   h_->fields.clear();
   h_->images.reset();
   h_->dxpl.reset();
   const hid_t id = h_->file.release();
   h5::check_status(H5Fclose(id), fmt::format("cannot close archive '{}'", opts_.path));
+  if (h_->out) h_->out->commit();  // fsync, rename over opts_.path, fsync the directory
+  if (opts_.collective) MPI_Barrier(MPI_COMM_WORLD);  // every rank returns once it exists
 }
 
 void archive_writer::write(int dataset, int rank, std::int64_t start, std::int64_t count,

@@ -1,8 +1,12 @@
 #include "skyssl/embed/embedding_file.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "skyssl/core/error.hpp"
@@ -115,14 +119,21 @@ std::vector<std::string> fields_in(hid_t file) {
   return out;
 }
 
-std::vector<std::uint8_t> read_done(hid_t file, std::int64_t chunks) {
+// The done flags of an existing file, whose extent is checked first: the file comes from a
+// previous run (or from someone else), and H5S_ALL reads as many bytes as the dataset holds.
+std::vector<std::uint8_t> read_done(hid_t file, std::int64_t chunks, const std::string& path) {
   std::vector<std::uint8_t> done(static_cast<std::size_t>(chunks), 0);
   data::h5::handle d(data::h5::check_file(H5Dopen2(file, "progress/done", H5P_DEFAULT),
-                                          "cannot open /progress/done"));
+                  fmt::format("embedding file '{}': cannot open /progress/done", path)));
+  const auto dims = dims_of(d.get());
+  if (dims.size() != 1 || dims[0] != chunks)
+    throw data_error(fmt::format(
+        "embedding file '{}': /progress/done has {} entries, expected {} (one per chunk): the "
+        "file is damaged; remove it or choose another --out",
+        path, dims.size() == 1 ? dims[0] : -1, chunks));
   if (chunks > 0)
-    data::h5::check_file_status(
-        H5Dread(d.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, done.data()),
-        "cannot read /progress/done");
+    data::h5::check_file_status(H5Dread(d.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, done.data()),
+              fmt::format("embedding file '{}': cannot read /progress/done", path));
   return done;
 }
 
@@ -149,12 +160,28 @@ struct embedding_writer::state {
   std::vector<data::h5::handle> fields;
   std::vector<data::h5::handle> field_mem_types;
   bool collective = false;
+  // A plain descriptor of the same file, for fsync: HDF5 (sec2 or MPI-IO, sieve buffer 0 and
+  // contiguous datasets) hands raw writes to the OS at once; fsync puts them on the disk.
+  int sync_fd = -1;
+  ~state() {
+    if (sync_fd >= 0) ::close(sync_fd);
+  }
 };
+
+namespace {
+
+void sync_file(int fd, const std::string& path, const std::string& what) {
+  if (::fsync(fd) != 0)
+    throw data_error(
+        fmt::format("embedding file '{}': cannot sync {}: {}", path, what, std::strerror(errno)));
+}
+
+}  // namespace
 
 embedding_writer::embedding_writer(const std::string& path, const embedding_header& header,
                                    const std::vector<field_column>& fields, bool collective)
     : path_(path), header_(header), s_(std::make_unique<state>()) {
-  detail::data::h5::quiet();
+  data::h5::quiet();
   s_->collective = collective;
   if (header_.rows < 1 || header_.chunk_rows < 1 ||
       (header_.backbone_dim < 1 && header_.projection_dim < 1))
@@ -167,22 +194,23 @@ embedding_writer::embedding_writer(const std::string& path, const embedding_head
   H5Pset_sieve_buf_size(fapl.get(), 0);
 
   if (std::filesystem::exists(path)) {
-    s_->file = data::h5::handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()));
-    if (!s_->file)
+    // Checked read-only first: a file that cannot be resumed is left exactly as it was.
+    data::h5::handle ro(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+    if (!ro)
       throw data_error(
-          fmt::format("'{}' exists but cannot be opened for writing: {}; remove it "
-                      "or choose another --out",
-                      path, detail::data::h5::last_error()));
+          fmt::format("'{}' exists but cannot be opened: {}; remove it or choose "
+                      "another --out",
+                      path, data::h5::last_error()));
     std::int64_t tag = 0;
-    if (!read_int_attr(s_->file.get(), "skyssl_embedding", tag) || tag != 1)
+    if (!read_int_attr(ro.get(), "skyssl_embedding", tag) || tag != 1)
       throw data_error(fmt::format(
           "'{}' exists and is not a skyssl embedding file; remove it or choose another --out",
           path));
-    const auto found = header_of(s_->file.get(), path);
+    const auto found = header_of(ro.get(), path);
     auto diff = difference(found, header_);
     std::vector<std::string> want;
     for (const auto& f : fields) want.push_back(f.name);
-    if (diff.empty() && fields_in(s_->file.get()) != [&] {
+    if (diff.empty() && fields_in(ro.get()) != [&] {
           auto w = want;
           std::sort(w.begin(), w.end());
           return w;
@@ -193,6 +221,14 @@ embedding_writer::embedding_writer(const std::string& path, const embedding_head
           "'{}' holds the embedding of another model or archive ({}); remove it or choose "
           "another --out",
           path, diff));
+    read_done(ro.get(), header_.chunks(), path);
+    ro.reset();
+    s_->file = data::h5::handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()));
+    if (!s_->file)
+      throw data_error(
+          fmt::format("'{}' exists but cannot be opened for writing: {}; remove it "
+                      "or choose another --out",
+                      path, data::h5::last_error()));
     resumed_ = true;
     s_->backbone = data::h5::handle(
         header_.backbone_dim > 0 ? H5Dopen2(s_->file.get(), "backbone", H5P_DEFAULT) : -1);
@@ -257,6 +293,11 @@ embedding_writer::embedding_writer(const std::string& path, const embedding_head
     data::h5::check_file_status(H5Fflush(f, H5F_SCOPE_GLOBAL),
                                 fmt::format("cannot flush '{}'", path));
   }
+  s_->sync_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (s_->sync_fd < 0)
+    throw data_error(
+        fmt::format("embedding file '{}': cannot open it to sync: {}", path, std::strerror(errno)));
+  if (!resumed_) sync_file(s_->sync_fd, path, "its structure");
   for (std::size_t i = 0; i < s_->fields.size(); ++i) {
     data::h5::handle ftype(H5Dget_type(s_->fields[i].get()));
     s_->field_mem_types.emplace_back(H5Tget_native_type(ftype.get(), H5T_DIR_ASCEND));
@@ -272,7 +313,7 @@ embedding_writer::~embedding_writer() {
 }
 
 std::vector<bool> embedding_writer::done_chunks() const {
-  const auto d = read_done(s_->file.get(), header_.chunks());
+  const auto d = read_done(s_->file.get(), header_.chunks(), path_);
   return {d.begin(), d.end()};
 }
 
@@ -313,7 +354,9 @@ void embedding_writer::write_chunk(std::int64_t chunk, const float* backbone,
   }
   for (std::size_t i = 0; i < s_->fields.size(); ++i)
     write(s_->fields[i].get(), s_->field_mem_types[i].get(), 0, field_rows[i], "fields");
-  // Done last: a chunk marked done has all of its rows written.
+  // Done last, each on the disk before the next: a chunk marked done has all of its rows
+  // written, even after a node crash.
+  sync_file(s_->sync_fd, path_, fmt::format("the rows of chunk {}", chunk));
   data::h5::handle fspace(H5Dget_space(s_->done.get()));
   const hsize_t off[1] = {static_cast<hsize_t>(chunk)}, one[1] = {1};
   H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, off, nullptr, one, nullptr);
@@ -322,6 +365,7 @@ void embedding_writer::write_chunk(std::int64_t chunk, const float* backbone,
   data::h5::check_file_status(
       H5Dwrite(s_->done.get(), H5T_NATIVE_UINT8, mspace.get(), fspace.get(), H5P_DEFAULT, &flag),
       fmt::format("embedding file '{}': cannot mark chunk {} done", path_, chunk));
+  sync_file(s_->sync_fd, path_, fmt::format("chunk {}'s done flag", chunk));
 }
 
 void embedding_writer::close() {

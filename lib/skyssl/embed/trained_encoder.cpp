@@ -16,11 +16,7 @@ std::uint64_t run_seed(const config& cfg) {
 }
 
 std::filesystem::path run_weights(const std::filesystem::path& run_dir) {
-  const auto w = run_dir / "weights.pt";
-  if (!std::filesystem::exists(w))
-    throw error(fmt::format("'{}' not found: train first (skyssl-train --run-dir {})", w.string(),
-                            run_dir.string()));
-  return w;
+  return model::run_weights_file(run_dir);
 }
 
 model::resnet load_encoder(const config& cfg, int channels, const std::filesystem::path& weights,

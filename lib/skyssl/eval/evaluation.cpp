@@ -10,6 +10,7 @@
 #include "kernels/augment.hpp"
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/durable_file.hpp"
 #include "skyssl/core/log.hpp"
 #include "skyssl/data/options.hpp"
 #include "skyssl/dist/communicator.hpp"
@@ -262,9 +263,7 @@ evaluation_report run_evaluation(const config& cfg_in, const evaluation_options&
   }
   log::info("eval: done in {:.0f} s", seconds());
   report.write(out_dir / "eval.json");
-  std::ofstream pf(out_dir / "points.json");
-  pf << points.dump() << '\n';
-  if (!pf) throw error(fmt::format("cannot write '{}'", (out_dir / "points.json").string()));
+  replace_file(out_dir / "points.json", points.dump() + "\n");
   return report;
 }
 

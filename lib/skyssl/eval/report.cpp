@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/durable_file.hpp"
 
 namespace skyssl::eval {
 
@@ -59,9 +60,7 @@ std::string evaluation_report::table() const {
 }
 
 void evaluation_report::write(const std::filesystem::path& file) const {
-  std::ofstream f(file);
-  f << j_.dump(2) << '\n';
-  if (!f) throw error(fmt::format("cannot write '{}'", file.string()));
+  replace_file(file, j_.dump(2) + "\n");
 }
 
 }  // namespace skyssl::eval

@@ -5,8 +5,10 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/durable_file.hpp"
 #include "skyssl/core/log.hpp"
 #include "skyssl/embed/embed.hpp"
 #include "skyssl/eval/self_retrieval.hpp"
@@ -44,10 +46,12 @@ eval_result evaluate(model::resnet& encoder, const training_views& v, dist::comm
                         {"view_retrieval_top1", r.top1},
                         {"chance", r.chance},
                         {"feature_dim", c.size(1)}};
-    std::ofstream out(run_dir / "eval.json");
-    out << j.dump(2) << '\n';
-    if (!out) throw error(fmt::format("cannot write '{}'", (run_dir / "eval.json").string()));
-    torch::save(std::vector<torch::Tensor>{ids, c}, (run_dir / "embeddings.pt").string());
+    replace_file(run_dir / "eval.json", j.dump(2) + "\n");
+    // Serialised in memory first, then replaced whole (LibTorch's file writer would truncate
+    // the old file at once and abort the process on a full disk).
+    std::ostringstream emb;
+    torch::save(std::vector<torch::Tensor>{ids, c}, emb);
+    replace_file(run_dir / "embeddings.pt", emb.str());
     log::info("eval: view retrieval top-1 {:.3f} over {} galaxies (chance {:.4f}, {:.1f}x)", r.top1,
               r.count, r.chance, r.top1 / r.chance);
   }

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/durable_file.hpp"
 #include "skyssl/model/safetensors.hpp"
 #include "skyssl/model/weights.hpp"
 
@@ -32,10 +33,10 @@ export_report export_weights(const export_options& o) {
                        mo.sdss_stem ? "sdss" : "standard",
                        o.head ? fmt::format(", head {}", mo.head_dim) : "");
 
-  const auto tmp = o.out.string() + ".tmp";
+  refuse_output_over_input(o.out, {o.run_dir / model::run_weights_name, o.run_dir / "config.toml"},
+                           "--out");
   {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw error(fmt::format("--out: cannot write '{}'", o.out.string()));
+    atomic_output f(o.out);
     if (o.format == export_format::safetensors) {
       const model::string_map meta = {{"format", "pt"},
                                       {"skyssl_arch", arch},
@@ -44,24 +45,16 @@ export_report export_weights(const export_options& o) {
                                       {"stem", mo.sdss_stem ? "sdss" : "standard"},
                                       {"head_dim", o.head ? std::to_string(mo.head_dim) : "0"},
                                       {"source", o.run_dir.string()}};
-      model::write_safetensors(tensors, meta, [&](const void* data, std::size_t n) {
-        f.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
-      });
+      model::write_safetensors(tensors, meta,
+                               [&](const void* data, std::size_t n) { f.write(data, n); });
     } else {
       c10::Dict<std::string, torch::Tensor> dict;
       for (const auto& [name, t] : tensors) dict.insert(name, t.detach().cpu().contiguous());
       const auto bytes = torch::pickle_save(dict);
-      f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      f.write(bytes.data(), bytes.size());
     }
-    f.flush();
-    if (!f) {
-      std::filesystem::remove(tmp);
-      throw error(fmt::format("--out: writing '{}' failed (disk full?)", o.out.string()));
-    }
+    f.commit();
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, o.out, ec);
-  if (ec) throw error(fmt::format("--out: cannot write '{}': {}", o.out.string(), ec.message()));
   r.bytes = static_cast<std::int64_t>(std::filesystem::file_size(o.out));
   return r;
 }

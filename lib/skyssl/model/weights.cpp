@@ -2,9 +2,10 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <torch/serialize.h>
 #include <torch/torch.h>
 
+#include <cstring>
+#include <fstream>
 #include <map>
 #include <set>
 #include <vector>
@@ -53,44 +54,66 @@ void load_state(torch::nn::Module& m, const tensor_map& from, const std::string&
         fmt::format("'{}' has tensors the model does not: {}", source, fmt::join(unknown, ", ")));
 }
 
+std::filesystem::path run_weights_file(const std::filesystem::path& run_dir) {
+  const auto file = run_dir / run_weights_name;
+  if (std::filesystem::exists(file)) return file;
+  if (std::filesystem::exists(run_dir / "weights.pt"))
+    throw error(fmt::format(
+        "'{}' not found: skyssl tools never read '{}' (a TorchScript archive runs code when "
+        "loaded); run skyssl-train --run-dir {} again to write it from the run's last checkpoint",
+        file.string(), (run_dir / "weights.pt").string(), run_dir.string()));
+  throw error(fmt::format(
+      "'{}' not found: --run-dir must name a run that finished (skyssl-train --run-dir {} writes "
+      "it at the end)",
+      file.string(), run_dir.string()));
+}
+
+void refuse_code_archive(const std::filesystem::path& file, const std::string& remedy) {
+  std::ifstream in(file, std::ios::binary | std::ios::ate);
+  if (!in) return;  // the reader names a missing or unreadable file
+  const auto size = static_cast<std::uint64_t>(in.tellg());
+  in.seekg(0);
+  unsigned char head[9] = {};
+  in.read(reinterpret_cast<char*>(head), sizeof head);
+  const auto got = in.gcount();
+  // A safetensors file: a little-endian header length that fits the file, then '{'.
+  std::uint64_t header = 0;
+  for (int i = 7; i >= 0; --i) header = (header << 8) | head[i];
+  if (got == 9 && head[8] == '{' && header <= size - 8) return;
+  // A zip (TorchScript, torch.save since PyTorch 1.6) starts "PK\3\4"; a pickle (older
+  // torch.save, torch::pickle_save) with the PROTO opcode 0x80 and a protocol of 2 to 5.
+  const bool zip = got >= 4 && std::memcmp(head, "PK\3\4", 4) == 0;
+  const bool pickle = got >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5;
+  if (zip || pickle)
+    throw error(fmt::format(
+        "'{}' is a {} archive, which can run code when loaded: skyssl reads weights only from "
+        "safetensors files; {}",
+        file.string(), zip ? "TorchScript/zip" : "pickle", remedy));
+}
+
 void load_weights_file(torch::nn::Module& m, const std::filesystem::path& file,
                        const std::string& context) {
-  std::map<std::string, std::vector<std::int64_t>> expected;
-  for (const auto& [name, t] : state_tensors(m)) expected[name] = t.sizes().vec();
+  refuse_code_archive(file, fmt::format("use '{}' (skyssl-train writes it beside weights.pt)",
+                                        (file.parent_path() / run_weights_name).string()));
+  const tensor_map from = read_safetensors(file);
   try {
-    torch::serialize::InputArchive archive;
-    archive.load_from(file.string());
-    m.load(archive);
-  } catch (const c10::Error& e) {
-    throw error(fmt::format("'{}' does not match {}: {}", file.string(), context,
-                            e.what_without_backtrace()));
+    load_state(m, from, "", file.string());
+  } catch (const checkpoint_error& e) {
+    throw error(fmt::format("{} (weights for {})", e.what(), context));
   }
-  for (const auto& [name, t] : state_tensors(m))
-    if (t.sizes().vec() != expected.at(name))
-      throw error(fmt::format("'{}' does not match {}: {} has shape {}, expected {}", file.string(),
-                              context, name, shape_text(t), fmt::join(expected.at(name), "x")));
 }
 
 namespace {
 
 bool is_head(const std::string& name) { return name.rfind("fc.", 0) == 0; }
 
-// The band count of the encoder saved in weights.pt (torch::save(module): one nested archive
-// per submodule), from conv1.weight's (width, bands, 7, 7).
-int saved_in_channels(const std::filesystem::path& weights) {
-  torch::Tensor w;
-  try {
-    torch::serialize::InputArchive archive, conv1;
-    archive.load_from(weights.string());
-    if (archive.try_read("conv1", conv1)) conv1.try_read("weight", w);
-  } catch (const c10::Error& e) {
-    throw checkpoint_error(fmt::format("'{}' is not a LibTorch weights archive: {}",
-                                       weights.string(), e.what_without_backtrace()));
-  }
-  if (!w.defined() || w.dim() != 4)
+// The band count of the encoder in a run's weights, from conv1.weight's (width, bands, 7, 7).
+int saved_in_channels(const tensor_map& tensors, const std::filesystem::path& weights) {
+  const auto it = tensors.find("conv1.weight");
+  if (it == tensors.end() || it->second.dim() != 4)
     throw checkpoint_error(
         fmt::format("'{}' holds no ResNet (no 4-D conv1.weight)", weights.string()));
-  return static_cast<int>(w.size(1));
+  return static_cast<int>(it->second.size(1));
 }
 
 }  // namespace
@@ -103,18 +126,21 @@ resnet_options run_encoder_options(const config& cfg, int channels) {
 
 resnet load_run_encoder(const std::filesystem::path& run_dir) {
   const auto config_file = run_dir / "config.toml";
-  const auto weights = run_dir / "weights.pt";
   if (!std::filesystem::exists(config_file))
     throw error(fmt::format("'{}' not found: --run-dir must be a directory written by skyssl-train",
                             config_file.string()));
-  if (!std::filesystem::exists(weights))
-    throw error(
-        fmt::format("'{}' not found: --run-dir must name a run that finished (skyssl-train writes "
-                    "weights.pt at the end)",
-                    weights.string()));
+  const auto weights = run_weights_file(run_dir);
+  refuse_code_archive(weights,
+                      "skyssl-train writes this file as safetensors; this run directory "
+                      "was not written by it");
+  const tensor_map tensors = read_safetensors(weights);
   const config cfg = config::from_file(config_file);
-  resnet m(run_encoder_options(cfg, saved_in_channels(weights)));
-  load_weights_file(*m, weights, fmt::format("the model in '{}'", config_file.string()));
+  resnet m(run_encoder_options(cfg, saved_in_channels(tensors, weights)));
+  try {
+    load_state(*m, tensors, "", weights.string());
+  } catch (const checkpoint_error& e) {
+    throw error(fmt::format("{} (weights for the model in '{}')", e.what(), config_file.string()));
+  }
   return m;
 }
 
@@ -128,6 +154,8 @@ named_tensors torchvision_state(const resnet& m, bool with_head) {
 bool load_torchvision_weights(resnet& m, const std::filesystem::path& file) {
   if (!std::filesystem::exists(file))
     throw checkpoint_error(fmt::format("weights file '{}' not found", file.string()));
+  refuse_code_archive(file,
+                      "use skyssl-export's .safetensors or convert with PyTorch's safetensors");
   tensor_map from = read_safetensors(file);
   from.erase("fc.weight");  // torchvision's classifier, not a MoCo head
   from.erase("fc.bias");

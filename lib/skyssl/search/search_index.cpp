@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/durable_file.hpp"
 
 namespace skyssl::search {
 
@@ -62,26 +63,35 @@ void search_index::save(const std::filesystem::path& path) const {
                             {"dim", index_.dim()},
                             {"factory", index_.description()},
                             {"build_seconds", build_seconds_}};
-  std::ofstream f(sidecar(path));
-  f << j.dump(2) << '\n';
-  if (!f) throw error(fmt::format("cannot write '{}'", sidecar(path).string()));
+  replace_file(sidecar(path), j.dump(2) + "\n");
 }
 
 search_index search_index::load(const std::filesystem::path& path, const embed::embedding_reader& e,
                                 const std::string& space) {
   auto idx = similarity_index::load(path);
   const int dim = e.dim(space);
-  std::string built_space = space;
-  if (std::ifstream f(sidecar(path)); f) {
-    try {
-      built_space = nlohmann::json::parse(f).value("space", space);
-    } catch (const nlohmann::json::exception&) {
-      throw data_error(
-          fmt::format("'{}' is not the JSON sidecar of an index (rebuild with "
-                      "--rebuild)",
-                      sidecar(path).string()));
-    }
+  // The sidecar skyssl writes beside every index: what the index says of itself must match.
+  const auto side = sidecar(path);
+  std::ifstream f(side);
+  if (!f)
+    throw data_error(fmt::format("index '{}' has no sidecar '{}' (rebuild with --rebuild)",
+                                 path.string(), side.string()));
+  std::string built_space;
+  std::int64_t side_rows = 0, side_dim = 0;
+  try {
+    const auto j = nlohmann::json::parse(f);
+    built_space = j.at("space").get<std::string>();
+    side_rows = j.at("rows").get<std::int64_t>();
+    side_dim = j.at("dim").get<std::int64_t>();
+  } catch (const nlohmann::json::exception&) {
+    throw data_error(fmt::format(
+        "'{}' is not the JSON sidecar of an index (rebuild with --rebuild)", side.string()));
   }
+  if (side_rows != idx.size() || side_dim != idx.dim())
+    throw data_error(fmt::format(
+        "index '{}' holds {} rows of {} dimensions but its sidecar '{}' says {} of {} (rebuild "
+        "with --rebuild)",
+        path.string(), idx.size(), idx.dim(), side.string(), side_rows, side_dim));
   if (idx.dim() != dim)
     throw data_error(fmt::format(
         "index '{}' holds {}-d vectors but /{} of '{}' is {}-d: an index of another embedding "

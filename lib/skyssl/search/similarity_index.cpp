@@ -17,6 +17,8 @@
 #include <system_error>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/durable_file.hpp"
+#include "skyssl/search/detail/index_file.hpp"
 
 namespace skyssl::search {
 namespace {
@@ -236,31 +238,21 @@ neighbours similarity_index::search(const float* queries, std::int64_t n, std::i
 }
 
 void similarity_index::save(const std::filesystem::path& path) const {
-  const auto tmp = path.string() + ".tmp";
+  atomic_output out(path);  // a unique temporary, removed unless committed
   try {
-    faiss::write_index(index_.get(), tmp.c_str());
+    faiss::write_index(index_.get(), out.temp_path().c_str());
   } catch (const faiss::FaissException& e) {
-    std::filesystem::remove(tmp);
     throw error(fmt::format("cannot write the index '{}': {}", path.string(), e.msg));
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw error(fmt::format("cannot write the index '{}': {}", path.string(), ec.message()));
+  out.commit();
 }
 
 similarity_index similarity_index::load(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path))
     throw error(fmt::format("index file '{}' not found", path.string()));
   similarity_index s;
-  try {
-    s.index_.reset(faiss::read_index(path.string().c_str()));
-  } catch (const faiss::FaissException& e) {
-    throw data_error(fmt::format("'{}' is not a FAISS index file ({})", path.string(), e.msg));
-  }
-  if (s.index_->metric_type != faiss::METRIC_INNER_PRODUCT)
-    throw data_error(fmt::format(
-        "'{}' is a FAISS index with another metric; skyssl searches by inner product (cosine)",
-        path.string()));
+  // Read-only, bounded by the file's size, only skyssl's kinds, structure checked.
+  s.index_ = detail::read_index_file(path);
   s.dim_ = static_cast<int>(s.index_->d);
   s.description_ = describe(s.index_.get());
   return s;

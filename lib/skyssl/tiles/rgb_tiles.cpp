@@ -2,14 +2,19 @@
 
 #include <png.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <csetjmp>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "kernels/reference.hpp"
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/durable_file.hpp"
 
 namespace skyssl::tiles {
 
@@ -55,7 +60,8 @@ void rgb_canvas::fill(int x0, int y0, int w, int h, const unsigned char rgb[3]) 
 
 void rgb_canvas::write_png(const std::filesystem::path& path) const {
   const std::string p = path.string();
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(p.c_str(), "wb"), &std::fclose);
+  atomic_output out(path);  // the PNG appears whole or not at all
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(out.temp_path().c_str(), "wb"), &std::fclose);
   if (!f) throw error("cannot write PNG " + p);
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
@@ -72,6 +78,11 @@ void rgb_canvas::write_png(const std::filesystem::path& path) const {
     png_write_row(png, const_cast<png_bytep>(&px_[static_cast<std::size_t>(y) * w_ * 3]));
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
+  // fclose flushes stdio's buffer: a full disk shows here, not before.
+  const bool flushed = std::fflush(f.get()) == 0 && !std::ferror(f.get());
+  if (std::fclose(f.release()) != 0 || !flushed)
+    throw error(fmt::format("cannot write PNG '{}': {}", p, std::strerror(errno)));
+  out.commit();
 }
 
 }  // namespace skyssl::tiles

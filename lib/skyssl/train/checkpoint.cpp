@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -13,7 +15,7 @@
 
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
-#include "skyssl/train/durable_file.hpp"
+#include "skyssl/core/durable_file.hpp"
 
 namespace skyssl::train {
 namespace fs = std::filesystem;
@@ -26,13 +28,15 @@ constexpr const char* config_file = "config.toml";
 constexpr const char* tmp_prefix = ".tmp-";
 constexpr const char* trash_prefix = ".trash-";
 
-// "ckpt-<n>" -> n, or -1.
+// "ckpt-<n>" -> n, or -1 (also for a number that does not fit in 63 bits: not ours).
 std::int64_t step_of(const std::string& name) {
   if (name.rfind("ckpt-", 0) != 0 || name.size() == 5) return -1;
   std::int64_t v = 0;
   for (std::size_t i = 5; i < name.size(); ++i) {
     if (name[i] < '0' || name[i] > '9') return -1;
-    v = v * 10 + (name[i] - '0');
+    const int digit = name[i] - '0';
+    if (v > (std::numeric_limits<std::int64_t>::max() - digit) / 10) return -1;
+    v = v * 10 + digit;
   }
   return v;
 }
@@ -139,61 +143,94 @@ fs::path write_checkpoint(const fs::path& root, const checkpoint_data& c) {
   return final_dir;
 }
 
-std::string verify_checkpoint(const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return "no such checkpoint directory";
+namespace {
+
+// state.json's fields into `c`, each of its type and in its range; "" or what is wrong. A file
+// that passes its CRC can still be wrong (a writer's bug, or someone's edited checkpoint with
+// recomputed CRCs): the checkpoint is then damaged, never a crash or a silent default.
+std::string parse_state(const fs::path& file, checkpoint_data& c) {
+  try {
+    const auto j = nlohmann::json::parse(read_text(file));
+    c.format = j.at("format").get<int>();
+    c.global_step = j.at("global_step").get<std::int64_t>();
+    c.epoch = j.at("epoch").get<std::int64_t>();
+    c.step = j.at("step").get<std::int64_t>();
+    const auto world = j.at("world").get<std::int64_t>();
+    c.seed = j.at("seed").get<std::uint64_t>();
+    c.bn_group = j.at("bn_group").get<std::int64_t>();
+    c.schedule.peak = j.at("lr").at("peak").get<double>();
+    c.schedule.warmup_steps = j.at("lr").at("warmup_steps").get<std::int64_t>();
+    c.schedule.total_steps = j.at("lr").at("total_steps").get<std::int64_t>();
+    if (world < 1 || world > (1 << 24))
+      return fmt::format("{}: world {} is not a rank count", state_file, world);
+    c.world = static_cast<int>(world);
+    if (c.global_step < 0 || c.epoch < 0 || c.step < 0)
+      return fmt::format("{}: negative step or epoch", state_file);
+    if (c.bn_group < 0) return fmt::format("{}: bn_group {} < 0", state_file, c.bn_group);
+    if (!std::isfinite(c.schedule.peak) || c.schedule.warmup_steps < 0 ||
+        c.schedule.total_steps < 0)
+      return fmt::format("{}: learning-rate schedule out of range", state_file);
+  } catch (const nlohmann::json::exception& e) {
+    return fmt::format("{} is malformed: {}", state_file, e.what());
+  } catch (const checkpoint_error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+// The manifest's checks; JSON of the wrong shape or types is a damaged checkpoint too.
+std::string verify_manifest(const fs::path& dir) {
   const fs::path mpath = dir / manifest_file;
   if (!fs::exists(mpath))
     return fmt::format("{} is missing (an interrupted write?)", manifest_file);
-  nlohmann::json m;
   try {
-    m = nlohmann::json::parse(read_text(mpath));
-  } catch (const std::exception& e) {
-    return fmt::format("{} is unreadable: {}", manifest_file, e.what());
-  }
-  if (!m.contains("format") || m["format"] != checkpoint_format_version)
-    return fmt::format("{}: format {} (this build reads format {})", manifest_file,
-                       m.value("format", nlohmann::json()).dump(), checkpoint_format_version);
-  for (const char* name : {tensors_file, state_file, config_file}) {
-    if (!m["files"].contains(name)) return fmt::format("{} does not list {}", manifest_file, name);
-    const auto& e = m["files"][name];
-    if (!fs::exists(dir / name)) return fmt::format("{} is missing", name);
-    file_digest d;
-    try {
-      d = digest_file(dir / name);
-    } catch (const std::exception& ex) {
-      return ex.what();
+    const auto m = nlohmann::json::parse(read_text(mpath));
+    if (!m.is_object() || !m.contains("format") || m["format"] != checkpoint_format_version)
+      return fmt::format("{}: format {} (this build reads format {})", manifest_file,
+                         m.is_object() ? m.value("format", nlohmann::json()).dump() : m.dump(),
+                         checkpoint_format_version);
+    const auto& files = m.at("files");
+    for (const char* name : {tensors_file, state_file, config_file}) {
+      if (!files.is_object() || !files.contains(name))
+        return fmt::format("{} does not list {}", manifest_file, name);
+      const auto& e = files.at(name);
+      const auto bytes = e.at("bytes").get<std::uint64_t>();
+      const auto crc = e.at("crc32").get<std::uint32_t>();
+      if (!e.at("crc32").is_number_unsigned() || e.at("crc32").get<std::uint64_t>() != crc)
+        return fmt::format("{}: crc32 of {} is not a 32-bit checksum", manifest_file, name);
+      if (!fs::exists(dir / name)) return fmt::format("{} is missing", name);
+      const file_digest d = digest_file(dir / name);
+      if (d.bytes != bytes)
+        return fmt::format("{} has {} bytes, the manifest says {} (truncated?)", name, d.bytes,
+                           bytes);
+      if (d.crc32 != crc)
+        return fmt::format("{} fails its checksum (CRC-32 {:08x}, the manifest says {:08x})", name,
+                           d.crc32, crc);
     }
-    if (d.bytes != e.at("bytes").get<std::uint64_t>())
-      return fmt::format("{} has {} bytes, the manifest says {} (truncated?)", name, d.bytes,
-                         e.at("bytes").get<std::uint64_t>());
-    if (d.crc32 != e.at("crc32").get<std::uint32_t>())
-      return fmt::format("{} fails its checksum (CRC-32 {:08x}, the manifest says {:08x})", name,
-                         d.crc32, e.at("crc32").get<std::uint32_t>());
+  } catch (const nlohmann::json::exception& e) {
+    return fmt::format("{} is malformed: {}", manifest_file, e.what());
+  } catch (const std::exception& e) {
+    return e.what();
   }
   return {};
+}
+
+}  // namespace
+
+std::string verify_checkpoint(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return "no such checkpoint directory";
+  if (auto bad = verify_manifest(dir); !bad.empty()) return bad;
+  checkpoint_data c;
+  return parse_state(dir / state_file, c);
 }
 
 checkpoint_data read_checkpoint(const fs::path& dir) {
   if (const auto bad = verify_checkpoint(dir); !bad.empty())
     throw checkpoint_error(fmt::format("checkpoint '{}' is unusable: {}", dir.string(), bad));
   checkpoint_data c;
-  try {
-    const auto j = nlohmann::json::parse(read_text(dir / state_file));
-    c.format = j.at("format").get<int>();
-    c.global_step = j.at("global_step").get<std::int64_t>();
-    c.epoch = j.at("epoch").get<std::int64_t>();
-    c.step = j.at("step").get<std::int64_t>();
-    c.world = j.at("world").get<int>();
-    c.seed = j.at("seed").get<std::uint64_t>();
-    c.bn_group = j.at("bn_group").get<std::int64_t>();
-    c.schedule.peak = j.at("lr").at("peak").get<double>();
-    c.schedule.warmup_steps = j.at("lr").at("warmup_steps").get<std::int64_t>();
-    c.schedule.total_steps = j.at("lr").at("total_steps").get<std::int64_t>();
-  } catch (const nlohmann::json::exception& e) {
-    throw checkpoint_error(
-        fmt::format("'{}' is malformed: {}", (dir / state_file).string(), e.what()));
-  }
+  if (const auto bad = parse_state(dir / state_file, c); !bad.empty())
+    throw checkpoint_error(fmt::format("checkpoint '{}' is unusable: {}", dir.string(), bad));
   c.config_toml = read_text(dir / config_file);
   try {
     c.tensors = model::read_safetensors(dir / tensors_file);

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "skyssl/core/durable_file.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/train/checkpoint.hpp"
 
@@ -13,7 +14,7 @@ namespace fs = std::filesystem;
 
 std::vector<std::string> run_markers(const fs::path& run_dir) {
   std::vector<std::string> out;
-  for (const char* f : {"config.toml", "metrics.jsonl", "weights.pt"})
+  for (const char* f : {"config.toml", "metrics.jsonl", "weights.pt", "weights.safetensors"})
     if (fs::exists(run_dir / f)) out.emplace_back(f);
   const auto ckpts = list_checkpoints(checkpoints_dir(run_dir));
   if (!ckpts.empty()) out.push_back("checkpoints/" + ckpts.front().filename().string());
@@ -46,14 +47,7 @@ std::int64_t trim_metrics(const fs::path& run_dir, std::int64_t through_step) {
       throw error(
           fmt::format("cannot write '{}'", (run_dir / "metrics.superseded.jsonl").string()));
   }
-  const fs::path tmp = run_dir / ".metrics.jsonl.tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << keep;
-    out.flush();
-    if (!out) throw error(fmt::format("cannot write '{}'", tmp.string()));
-  }
-  fs::rename(tmp, path);
+  replace_file(path, keep);  // a unique temporary, fsync'd and renamed
   return moved;
 }
 

@@ -164,14 +164,25 @@ void restore_state(train_state& s, const checkpoint_data& c, dist::communicator&
     throw checkpoint_error(fmt::format("'{}': queue.keys is {}x{}, this run's queue {}x{}", source,
                                        keys.size(0), keys.size(1), q.keys().size(0),
                                        q.keys().size(1)));
+  // The write pointer indexes the queue's rows on every enqueue: one integer in [0, K).
+  const auto& ptr = need(t, "queue.ptr", source);
+  if (ptr.numel() != 1 || ptr.is_floating_point() || ptr.is_complex() ||
+      ptr.scalar_type() == torch::kBool)
+    throw checkpoint_error(fmt::format("'{}': queue.ptr must be one integer", source));
+  const auto p = ptr.item<std::int64_t>();
+  if (p < 0 || p >= q.keys().size(0))
+    throw checkpoint_error(fmt::format("'{}': queue.ptr {} is outside the queue's {} rows", source,
+                                       p, q.keys().size(0)));
   q.keys().copy_(keys);
-  q.set_ptr(need(t, "queue.ptr", source).item<std::int64_t>());
+  q.set_ptr(p);
   s.global_step = c.global_step;
   s.epoch = c.epoch;
   s.step = c.step;
   const auto& sums = need(t, "interval.sums", source);
   if (sums.dim() != 2 || sums.size(0) != c.world || sums.size(1) != 3)
     throw checkpoint_error(fmt::format("'{}': interval.sums has the wrong shape", source));
+  if (!torch::isfinite(sums).all().item<bool>() || (sums.select(1, 2) < 0).any().item<bool>())
+    throw checkpoint_error(fmt::format("'{}': interval.sums holds values out of range", source));
   const auto mine = same_world ? sums[comm.rank()] : sums.mean(0);
   s.interval.loss = mine[0].item<double>();
   s.interval.acc1 = mine[1].item<double>();

@@ -11,7 +11,10 @@
 #include "skyssl/model/autocast.hpp"
 #include "skyssl/model/weights.hpp"
 #include "skyssl/train/device_plan.hpp"
-#include "skyssl/train/durable_file.hpp"
+#include "skyssl/core/durable_file.hpp"
+#include "skyssl/train/metrics.hpp"
+#include "skyssl/train/state_io.hpp"
+#include "skyssl/train/stop_signals.hpp"
 
 namespace skyssl::train {
 train_state::train_state() = default;
@@ -104,6 +107,13 @@ void save_weights(train_state& s, dist::communicator& comm, const std::filesyste
     torch::save(q, queue);
     replace_file(run_dir / "weights.pt", weights.str());
     replace_file(run_dir / "queue.pt", queue.str());
+    // What skyssl's own tools read (weights.pt carries code: never read back). Written last, so
+    // its presence says every output of the run is there.
+    std::string safe;
+    model::write_safetensors(
+        model::state_tensors(*s.moco->encoder_q()), {{"format", "skyssl-weights"}},
+        [&](const void* d, std::size_t n) { safe.append(static_cast<const char*>(d), n); });
+    replace_file(run_dir / model::run_weights_name, safe);
   });
 }
 

@@ -29,7 +29,7 @@ inline std::filesystem::path tiny_survey(const std::filesystem::path& dir) {
 inline std::filesystem::path tiny_run(const std::filesystem::path& dir, const std::string& name,
                                       int width, int steps = 4) {
   const auto run_dir = dir / name;
-  if (!std::filesystem::exists(run_dir / "weights.pt")) {
+  if (!std::filesystem::exists(run_dir / "weights.safetensors")) {
     const auto t = run(std::string(SKYSSL_TRAIN_EXE) + " --preset example --run-dir " +
                        run_dir.string() + " --set data.path=" + tiny_survey(dir).string() +
                        " --set augment.input_size=32 --set augment.crop=24 --set "

@@ -3,9 +3,13 @@
 // fields are copied with their types; bad inputs are one clear error.
 #include "tests/support/torch_doctest.hpp"
 
+#include <fmt/format.h>
+#include <hdf5.h>
 #include <sys/wait.h>
 
 #include <fstream>
+#include <iterator>
+#include <vector>
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/embed/embedding_reader.hpp"
@@ -119,4 +123,53 @@ TEST_CASE("skyssl-embed: another model's file, a file that is not an embedding, 
   auto d = run(embed(r, dir() / "x.h5", "--what pixels"));
   CHECK(d.status != 0);
   CHECK(d.output.find("--what") != std::string::npos);
+}
+
+namespace {
+
+std::string bytes_of(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// Replaces /progress/done with a dataset of `entries` flags (all set).
+void replace_done(const fs::path& file, hsize_t entries) {
+  const hid_t f = H5Fopen(file.string().c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  REQUIRE(f >= 0);
+  REQUIRE(H5Ldelete(f, "progress/done", H5P_DEFAULT) >= 0);
+  const hid_t sp = H5Screate_simple(1, &entries, nullptr);
+  const hid_t d =
+      H5Dcreate2(f, "progress/done", H5T_STD_U8LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  std::vector<std::uint8_t> ones(entries, 1);
+  REQUIRE(H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, ones.data()) >= 0);
+  H5Dclose(d);
+  H5Sclose(sp);
+  H5Fclose(f);
+}
+
+}  // namespace
+
+TEST_CASE("skyssl-embed: a file to resume whose /progress/done has another extent is refused") {
+  const auto r = skyssl::test::tiny_run(dir(), "run", 8);
+  const auto out = dir() / "bad_done.h5";
+  fs::remove(out);
+  auto c = run(embed(r, out, "--stop-after 2"));
+  REQUIRE(WEXITSTATUS(c.status) == 86);
+  // 100,000 flags where the file has 8 chunks: read with H5S_ALL into 8 bytes, this overflowed
+  // the heap; a shorter one left chunks unread.
+  for (const hsize_t entries : {hsize_t{100000}, hsize_t{3}}) {
+    CAPTURE(entries);
+    replace_done(out, entries);
+    const auto before = bytes_of(out);
+    for (const int ranks : {1, 2}) {
+      CAPTURE(ranks);
+      auto b = run(embed(r, out, "", ranks));
+      INFO(b.output);
+      REQUIRE(WIFEXITED(b.status));
+      CHECK(WEXITSTATUS(b.status) == 1);
+      CHECK(b.output.find(fmt::format("'{}': /progress/done has {} entries, expected 8",
+                                      out.string(), entries)) != std::string::npos);
+      CHECK(bytes_of(out) == before);
+    }
+  }
 }

@@ -77,8 +77,8 @@ TEST_CASE("skyssl-train learns: loss falls, views of a galaxy retrieve each othe
     MESSAGE(std::string(std::istreambuf_iterator<char>(log), {}));
   }
   REQUIRE(rc == 0);
-  for (const char* f :
-       {"config.toml", "metrics.jsonl", "weights.pt", "queue.pt", "eval.json", "embeddings.pt"})
+  for (const char* f : {"config.toml", "metrics.jsonl", "weights.safetensors", "weights.pt",
+                        "queue.pt", "eval.json", "embeddings.pt"})
     CHECK_MESSAGE(fs::exists(run / f), f);
   auto m = read_metrics(run);
   REQUIRE(m.size() >= 8);

@@ -5,12 +5,15 @@
 #include <sys/mount.h>
 
 #include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/model/safetensors.hpp"
 #include "skyssl/train/checkpoint.hpp"
+#include "skyssl/core/durable_file.hpp"
 #include "skyssl/train/run_dir.hpp"
 #include "skyssl/train/state_io.hpp"
 #include "tests/support/test_paths.hpp"
@@ -158,6 +161,83 @@ TEST_CASE("damaged checkpoints are named and skipped; the newest good one is cho
   CHECK(l[0].filename() == "ckpt-100");
   CHECK(l[1].filename() == "ckpt-11");
   CHECK(l[2].filename() == "ckpt-9");
+}
+
+namespace {
+
+// Replaces `name` in checkpoint `dir` by `text` and records its size and CRC in the manifest,
+// as someone editing a checkpoint would: the CRCs pass, the content must still be checked.
+void rewrite_with_crc(const fs::path& dir, const std::string& name, const std::string& text) {
+  { std::ofstream(dir / name, std::ios::binary | std::ios::trunc) << text; }
+  std::ifstream in(dir / "MANIFEST.json");
+  auto m = nlohmann::json::parse(in);
+  const auto d = digest_file(dir / name);
+  if (name != "MANIFEST.json") {
+    m["files"][name] = {{"bytes", d.bytes}, {"crc32", d.crc32}};
+    std::ofstream(dir / "MANIFEST.json", std::ios::trunc) << m.dump(2);
+  }
+}
+
+std::string state_text(const fs::path& dir) {
+  std::ifstream in(dir / "state.json");
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+}  // namespace
+
+TEST_CASE("well-formed JSON of the wrong types or ranges is a damaged checkpoint, not a crash") {
+  const auto root = fresh("typed");
+  for (std::int64_t s : {10, 20}) write_checkpoint(root, sample(s));
+  const auto newest = root / "ckpt-20";
+  const auto good_state = state_text(newest);
+  auto with = [&](const std::string& key, const nlohmann::json& v) {
+    auto j = nlohmann::json::parse(good_state);
+    j[key] = v;
+    rewrite_with_crc(newest, "state.json", j.dump(2));
+    return verify_checkpoint(newest);
+  };
+  CHECK(verify_checkpoint(newest).empty());
+  CHECK(with("world", 0).find("state.json: world 0 is not a rank count") != std::string::npos);
+  CHECK(with("world", -3).find("world -3") != std::string::npos);
+  CHECK(with("world", 1LL << 40).find("is not a rank count") != std::string::npos);
+  CHECK(with("global_step", "twenty").find("state.json is malformed") != std::string::npos);
+  CHECK(with("lr", 0.5).find("state.json is malformed") != std::string::npos);
+  CHECK(with("step", -1).find("negative step") != std::string::npos);
+  // Auto-resume falls back to the older checkpoint, naming what is wrong with the newer one.
+  with("world", 0);
+  auto c = choose_checkpoint(root);
+  REQUIRE(c.chosen);
+  CHECK(*c.chosen == root / "ckpt-10");
+  REQUIRE(c.rejected.size() == 1);
+  CHECK(c.rejected[0].find("world 0") != std::string::npos);
+  CHECK_THROWS_WITH_AS(read_checkpoint(newest), doctest::Contains("world 0"), checkpoint_error);
+  // The manifest: entries of the wrong type, a manifest that is no object.
+  rewrite_with_crc(newest, "state.json", good_state);
+  CHECK(verify_checkpoint(newest).empty());
+  std::ifstream in(newest / "MANIFEST.json");
+  const auto manifest = nlohmann::json::parse(in);
+  auto m = manifest;
+  m["files"]["state.json"]["bytes"] = "12";
+  rewrite_with_crc(newest, "MANIFEST.json", m.dump());
+  CHECK(verify_checkpoint(newest).find("MANIFEST.json is malformed") != std::string::npos);
+  m = manifest;
+  m["files"] = nlohmann::json::array({1, 2});
+  rewrite_with_crc(newest, "MANIFEST.json", m.dump());
+  CHECK(verify_checkpoint(newest).find("MANIFEST.json does not list") != std::string::npos);
+  m = manifest;
+  m["files"]["state.json"]["crc32"] = 1LL << 40;
+  rewrite_with_crc(newest, "MANIFEST.json", m.dump());
+  CHECK(verify_checkpoint(newest).find("not a 32-bit checksum") != std::string::npos);
+  rewrite_with_crc(newest, "MANIFEST.json", "[1, 2, 3]");
+  CHECK(verify_checkpoint(newest).find("MANIFEST.json: format") != std::string::npos);
+  c = choose_checkpoint(root);
+  REQUIRE(c.chosen);
+  CHECK(*c.chosen == root / "ckpt-10");
+  // A name whose number does not fit in 64 bits is not a checkpoint (it used to overflow).
+  fs::create_directory(root / "ckpt-99999999999999999999999");
+  const auto l = list_checkpoints(root);
+  REQUIRE(l.size() == 2);
+  CHECK(l[0].filename() == "ckpt-20");
 }
 
 TEST_CASE("prune keeps the newest good checkpoints; orphans of killed writes are removed") {

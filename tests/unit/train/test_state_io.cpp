@@ -2,6 +2,7 @@
 // by a signal and continued from its checkpoint ends exactly where an uninterrupted run ends.
 #include "tests/support/torch_doctest.hpp"
 
+#include <cmath>
 #include <csignal>
 #include <fstream>
 
@@ -169,6 +170,20 @@ TEST_CASE("a checkpoint that does not fit the model is refused, naming the tenso
   bad = snap;
   bad.tensors["encoder_k.extra"] = torch::zeros({2});
   CHECK_THROWS_WITH_AS(restore_state(s, bad, f.comm, "ck"), doctest::Contains("encoder_k.extra"),
+                       checkpoint_error);
+  // The queue's write pointer indexes its rows on the next enqueue: one integer in [0, K).
+  const auto K = snap.tensors.at("queue.keys").size(0);
+  for (const auto& ptr : {torch::tensor({K}, torch::kInt64), torch::tensor({-1}, torch::kInt64),
+                          torch::tensor({0, 1}, torch::kInt64), torch::tensor({1.5})}) {
+    CAPTURE(ptr);
+    bad = snap;
+    bad.tensors["queue.ptr"] = ptr;
+    CHECK_THROWS_WITH_AS(restore_state(s, bad, f.comm, "ck"), doctest::Contains("'ck': queue.ptr"),
+                         checkpoint_error);
+  }
+  bad = snap;
+  bad.tensors["interval.sums"] = torch::full({1, 3}, std::nan(""), torch::kFloat64);
+  CHECK_THROWS_WITH_AS(restore_state(s, bad, f.comm, "ck"), doctest::Contains("interval.sums"),
                        checkpoint_error);
 }
 

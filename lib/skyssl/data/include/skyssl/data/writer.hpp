@@ -4,12 +4,17 @@
 // mode the file is opened with the MPI-IO driver on MPI_COMM_WORLD and every rank must make
 // the same sequence of calls (a rank with nothing to write passes count 0). The bytes written
 // depend only on the data, not on the number of ranks (no timestamps, early allocation).
+// The archive appears at `path` complete or not at all (see close()).
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace skyssl::data {
+
+// Root attribute of every archive skyssl writes: 0 while it is written, 1 once close() wrote
+// every row. An archive with 0 is refused; archives written by other tools have none.
+inline constexpr const char* complete_attribute = "skyssl_complete";
 
 enum class field_type { f32, f64, i32, i64 };
 
@@ -41,7 +46,9 @@ class archive_writer {
   // Rows of a field, `data` in the field's own type (float, double, int32_t, int64_t).
   void write_field(const std::string& name, std::int64_t start, std::int64_t count,
                    const void* data);
-  // Flushes and closes (collective); also done by the destructor.
+  // Marks the archive complete, closes it and renames it over `path` (collective); until then
+  // it is a hidden temporary beside `path`. Destroyed without close() (an error, a stop
+  // signal), the writer removes the temporary and leaves any existing `path` untouched.
   void close();
 
  private:

@@ -1,7 +1,8 @@
 #pragma once
-// The encoders a downstream tool evaluates: the query encoder a run trained (weights.pt, with
-// its MoCo projection head), or a randomly initialised one of the same shape (the baseline).
-// Shapes come from the run's config ([model], moco.dim); weights are checked by name and shape.
+// The encoders a downstream tool evaluates: the query encoder a run trained
+// (weights.safetensors, with its MoCo projection head), or a randomly initialised one of the same
+// shape (the baseline). Shapes come from the run's config ([model], moco.dim); weights are checked
+// by name and shape.
 #include <cstdint>
 #include <filesystem>
 
@@ -16,8 +17,8 @@ namespace skyssl::embed {
 // The run's seed ([train] seed): what its random-init baseline and its splits are drawn from.
 std::uint64_t run_seed(const config& cfg);
 
-// The weights file of a run (run_dir/weights.pt); error naming it and the command that
-// writes it when absent.
+// The weights file of a run (run_dir/weights.safetensors, never the code-carrying weights.pt);
+// error naming it and the command that writes it when absent.
 std::filesystem::path run_weights(const std::filesystem::path& run_dir);
 
 // model::run_encoder_options(cfg, channels) loaded from `weights`; an error naming the file and

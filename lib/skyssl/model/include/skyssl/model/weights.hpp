@@ -25,8 +25,21 @@ named_tensors state_tensors(const torch::nn::Module& m, const std::string& prefi
 void load_state(torch::nn::Module& m, const tensor_map& from, const std::string& prefix,
                 const std::string& source);
 
-// A LibTorch archive written by torch::save(module) (weights.pt), checked the same way.
-// `context` says what the weights must match (e.g. "the model in runs/a/config.toml").
+// The run's weights as skyssl-train writes them (run_dir/weights.safetensors: the query encoder
+// and head, torchvision names). weights.pt beside it is a LibTorch (TorchScript) archive for
+// PyTorch users; loading one runs code it carries, so no skyssl tool ever reads it.
+inline constexpr const char* run_weights_name = "weights.safetensors";
+// run_dir/weights.safetensors; an error naming it and how to get it when absent.
+std::filesystem::path run_weights_file(const std::filesystem::path& run_dir);
+
+// Throws, naming `file` and saying `remedy`, when `file` is a pickle or a zip (TorchScript,
+// torch.save) archive: skyssl reads tensors only from files that hold no code. Looks at the
+// first 9 bytes only; anything else is left to the safetensors parser.
+void refuse_code_archive(const std::filesystem::path& file, const std::string& remedy);
+
+// A safetensors file of `m`'s state (state_tensors names), checked as load_state does; a
+// pickle or TorchScript archive is refused unread. `context` says what the weights must match
+// (e.g. "the model in runs/a/config.toml").
 void load_weights_file(torch::nn::Module& m, const std::filesystem::path& file,
                        const std::string& context);
 
@@ -35,9 +48,9 @@ void load_weights_file(torch::nn::Module& m, const std::filesystem::path& file,
 resnet_options run_encoder_options(const config& cfg, int channels);
 
 // The query encoder of a run directory written by skyssl-train: config.toml's [model] section
-// and moco.dim (the projection head), weights.pt loaded with the checks above. The band count
-// is read from weights.pt's first convolution, so the run's archive need not be at hand.
-// Errors name the file and the flag to fix (--run-dir).
+// and moco.dim (the projection head), weights.safetensors loaded with the checks above. The
+// band count is read from the file's first convolution, so the run's archive need not be at
+// hand. Errors name the file and the flag to fix (--run-dir).
 resnet load_run_encoder(const std::filesystem::path& run_dir);
 
 // The tensors torchvision's ResNet state_dict holds, by its names (conv1.weight,

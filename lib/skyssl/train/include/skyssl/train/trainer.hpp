@@ -88,9 +88,10 @@ struct run_summary {
 run_summary train(train_state& state, view_source& source, dist::communicator& comm,
                   const std::filesystem::path& run_dir);
 
-// Writes weights.pt (query encoder + head, torchvision key names) and queue.pt (keys, ptr) in
-// run_dir (rank 0). BN running statistics are averaged over ranks in what is written only: the
-// training state is left as it was.
+// Writes weights.safetensors (query encoder + head, torchvision key names: what skyssl's tools
+// read) and, for PyTorch users, weights.pt and queue.pt (keys, ptr; LibTorch archives that no
+// skyssl tool reads back) in run_dir (rank 0). BN running statistics are averaged over ranks in
+// what is written only: the training state is left as it was.
 void save_weights(train_state& state, dist::communicator& comm,
                   const std::filesystem::path& run_dir);
 

@@ -1,6 +1,7 @@
-#include "skyssl/train/durable_file.hpp"
+#include "skyssl/core/durable_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <fmt/format.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -11,8 +12,9 @@
 #include <vector>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/stop_signals.hpp"
 
-namespace skyssl::train {
+namespace skyssl {
 namespace {
 
 std::string reason(int err) { return std::strerror(err); }
@@ -82,21 +84,77 @@ std::uint32_t write_durable(const std::filesystem::path& path, const std::string
   return f.crc32();
 }
 
-void replace_file(const std::filesystem::path& path, const std::string& bytes) {
-  const auto tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
-  std::error_code ec;
-  std::filesystem::remove(tmp, ec);
-  try {
-    write_durable(tmp, bytes);
-    std::filesystem::rename(tmp, path);
-  } catch (const std::filesystem::filesystem_error& e) {
-    std::filesystem::remove(tmp, ec);
-    throw checkpoint_error(fmt::format("cannot replace '{}': {}", path.string(), e.what()));
-  } catch (...) {
-    std::filesystem::remove(tmp, ec);
-    throw;
+atomic_output::atomic_output(const std::filesystem::path& path) : path_(path) {
+  const auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+  std::string name = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
+  fd_ = ::mkostemp(name.data(), O_CLOEXEC);
+  if (fd_ < 0)
+    throw error(fmt::format("cannot create a temporary for '{}' in '{}': {}", path.string(),
+                            dir.string(), reason(errno)));
+  temp_ = name;
+  temp_text_ = name;
+  slot_ = detail::register_temporary(temp_text_.c_str());
+  ::fchmod(fd_, 0644);  // mkostemp makes it 0600; outputs are read by collaborators
+}
+
+atomic_output::~atomic_output() {
+  detail::release_temporary(slot_);
+  if (committed_) return;
+  if (fd_ >= 0) ::close(fd_);
+  ::unlink(temp_.c_str());
+}
+
+void atomic_output::write(const void* data, std::size_t bytes) {
+  const auto* p = static_cast<const char*>(data);
+  std::size_t left = bytes;
+  while (left > 0) {
+    const ssize_t n = injected_enospc() ? (errno = ENOSPC, -1) : ::write(fd_, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw error(fmt::format("cannot write '{}': {} (after {} bytes)", path_.string(),
+                              reason(errno), bytes_ + (bytes - left)));
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
   }
-  fsync_directory(path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path());
+  bytes_ += bytes;
+}
+
+void atomic_output::commit() {
+  if (committed_) return;
+  // A library may have written the temporary by name, through its own descriptor: fsync
+  // through ours syncs the same file.
+  if (::fsync(fd_) != 0)
+    throw error(fmt::format("cannot sync '{}': {}", path_.string(), reason(errno)));
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0)
+    throw error(fmt::format("cannot close '{}': {}", path_.string(), reason(errno)));
+  detail::release_temporary(slot_);  // from here on it is the output, not a temporary
+  slot_ = -1;
+  if (::rename(temp_.c_str(), path_.c_str()) != 0)
+    throw error(fmt::format("cannot rename '{}' to '{}': {}", temp_.string(), path_.string(),
+                            reason(errno)));
+  committed_ = true;
+  fsync_directory(path_.parent_path().empty() ? std::filesystem::path(".") : path_.parent_path());
+}
+
+void refuse_output_over_input(const std::filesystem::path& out,
+                              const std::vector<std::filesystem::path>& inputs,
+                              const std::string& flag) {
+  for (const auto& in : inputs) {
+    std::error_code ec;
+    if (std::filesystem::equivalent(out, in, ec))
+      throw config_error(
+          fmt::format("{} '{}' is an input of this command ('{}'); choose another {}", flag,
+                      out.string(), in.string(), flag));
+  }
+}
+
+void replace_file(const std::filesystem::path& path, const std::string& bytes) {
+  atomic_output out(path);
+  out.write(bytes);
+  out.commit();
 }
 
 void fsync_directory(const std::filesystem::path& dir) {
@@ -134,4 +192,4 @@ file_digest digest_file(const std::filesystem::path& path) {
   return d;
 }
 
-}  // namespace skyssl::train
+}  // namespace skyssl
