@@ -81,8 +81,10 @@ skyssl_seconds() {
 }
 
 # skyssl_job_field NAME: one field of `scontrol show job` for this job (TimeLimit, TimeMin, QOS...).
+# Empty outside a Slurm job.
 skyssl_job_field() {
-  scontrol show job "${SLURM_JOB_ID:?}" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1
+  [ -n "${SLURM_JOB_ID:-}" ] || return 0
+  scontrol show job "$SLURM_JOB_ID" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1
 }
 
 # The batch shell's signal handler: whatever came (Slurm's USR1 warning, scancel's TERM, INT),

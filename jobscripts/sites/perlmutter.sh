@@ -88,8 +88,11 @@ skyssl_nccl_net_setup() {
 # One rank per GPU, 16 cores (32 hardware threads) each. --gpu-bind=closest or --gpus-per-task
 # would hide the other GPUs from each rank and break CUDA IPC, so every rank sees all four and
 # picks one by CUDA_VISIBLE_DEVICES: GPU 3 is the one closest to the first cores (local rank 0).
-# No --kill-on-bad-exit: the trainer ends every rank itself on an error (MPI_Abort), while a
-# checkpointed stop (85) on one rank must not get the others killed before they finish.
+# No --kill-on-bad-exit: a checkpointed stop (85) on one rank must not get the others killed
+# (137/143) while they still tear down. An error ends every rank anyway (the trainer calls
+# MPI_Abort); for a rank killed outright (OOM, node failure) --wait ends the survivors
+# SKYSSL_STEP_WAIT seconds (default 120) after the first rank exits instead of leaving them
+# blocked in a collective until the time limit.
 skyssl_set_launcher() {
   local container=()
   read -r -a container <<<"${SKYSSL_CONTAINER:-}"
@@ -101,7 +104,7 @@ skyssl_set_launcher() {
   fi
   # shellcheck disable=SC2016  # expanded by the rank's shell, not here
   skyssl_launcher=(srun --nodes="$1" --ntasks-per-node=4 --cpus-per-task=32 --cpu-bind=cores
-    --gpus-per-node=4 --gpu-bind=none --kill-on-bad-exit=0 "${container[@]}"
+    --gpus-per-node=4 --gpu-bind=none --kill-on-bad-exit=0 --wait="${SKYSSL_STEP_WAIT:-120}" "${container[@]}"
     bash -c 'export CUDA_VISIBLE_DEVICES=$((3 - SLURM_LOCALID)); exec "$@"' skyssl-rank)
 }
 

@@ -3,7 +3,7 @@
 # node NCCL_NET stays unset (NVLink, no plugin needed); on two it is set to the Slingshot plugin
 # only when libnccl-net.so is on LD_LIBRARY_PATH (or SKYSSL_NCCL_NET_PLUGIN), else the launcher
 # refuses with a message naming the module; the bootstrap uses the hsn NICs; no
-# --kill-on-bad-exit; a container command goes between srun and the rank.
+# --kill-on-bad-exit but a --wait; a container command goes between srun and the rank.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 src=${SKYSSL_SOURCE_DIR:?set by ctest}
@@ -38,6 +38,6 @@ SKYSSL_NCCL_NET_PLUGIN=$tmp/elsewhere/libnccl-net-custom.so skyssl_set_launcher 
 
 SKYSSL_CONTAINER="shifter --module=gpu,nccl-plugin" skyssl_set_launcher 2 || fail "the container route was refused"
 line=" ${skyssl_launcher[*]} "
-[[ $line == *" --kill-on-bad-exit=0 shifter --module=gpu,nccl-plugin bash -c "* ]] ||
+[[ $line == *" --kill-on-bad-exit=0 --wait=120 shifter --module=gpu,nccl-plugin bash -c "* ]] ||
   fail "the container command is not between srun's options and the rank: $line"
 echo "PASS: perlmutter.sh's NCCL network set-up"
