@@ -46,3 +46,15 @@ function(skyssl_kokkos_compilation target)
     kokkos_compilation(TARGET ${target})
   endif()
 endfunction()
+
+# The GPU architecture of this Kokkos, checked against SKYSSL_KOKKOS_ARCH (the perlmutter
+# preset: AMPERE80). Recorded in the cache for jobscripts/perlmutter/smoke.sbatch.
+include(SkysslKokkosGpuArch)
+set(SKYSSL_KOKKOS_ARCH "" CACHE STRING
+    "GPU architecture Kokkos must be built for, e.g. AMPERE80 (A100); empty: not checked")
+get_target_property(_kk_inc Kokkos::kokkos INTERFACE_INCLUDE_DIRECTORIES)
+find_file(SKYSSL_KOKKOS_CONFIG_H KokkosCore_config.h PATHS ${_kk_inc} ${Kokkos_DIR}/../../../include
+          PATH_SUFFIXES kokkos trilinos NO_DEFAULT_PATH)
+skyssl_kokkos_gpu_arch("${SKYSSL_KOKKOS_CONFIG_H}" _kk_gpu_arch)
+set(SKYSSL_KOKKOS_GPU_ARCH "${_kk_gpu_arch}" CACHE INTERNAL "GPU architecture of the Kokkos found")
+skyssl_check_kokkos_gpu_arch("${_kk_gpu_arch}" "${SKYSSL_KOKKOS_ARCH}" "${Kokkos_DIR}")

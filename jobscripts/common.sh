@@ -64,6 +64,29 @@ skyssl_newest_checkpoint() {
   echo "$best"
 }
 
+# skyssl_seconds TIME: a Slurm time (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS) in
+# seconds; empty for UNLIMITED, N/A or anything else.
+skyssl_seconds() {
+  local t=$1 d=0 h=0 m=0 s=0
+  if [[ $t =~ ^([0-9]+)-([0-9]+)(:([0-9]+))?(:([0-9]+))?$ ]]; then
+    d=${BASH_REMATCH[1]} h=${BASH_REMATCH[2]} m=${BASH_REMATCH[4]:-0} s=${BASH_REMATCH[6]:-0}
+  elif [[ $t =~ ^([0-9]+):([0-9]+):([0-9]+)$ ]]; then
+    h=${BASH_REMATCH[1]} m=${BASH_REMATCH[2]} s=${BASH_REMATCH[3]}
+  elif [[ $t =~ ^([0-9]+)(:([0-9]+))?$ ]]; then
+    m=${BASH_REMATCH[1]} s=${BASH_REMATCH[3]:-0}
+  else
+    return 0
+  fi
+  echo $((((10#$d * 24 + 10#$h) * 60 + 10#$m) * 60 + 10#$s))
+}
+
+# skyssl_job_field NAME: one field of `scontrol show job` for this job (TimeLimit, TimeMin, QOS...).
+# Empty outside a Slurm job.
+skyssl_job_field() {
+  [ -n "${SLURM_JOB_ID:-}" ] || return 0
+  scontrol show job "$SLURM_JOB_ID" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1
+}
+
 # The batch shell's signal handler: whatever came (Slurm's USR1 warning, scancel's TERM, INT),
 # the trainer is sent SIGUSR1, its "checkpoint and stop" signal. Not TERM: mpirun answers a
 # TERM by killing its ranks, srun answers a first INT with a status line only.

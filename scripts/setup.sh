@@ -20,6 +20,7 @@ packages=(
   libfmt-dev doctest-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libfaiss-dev libcfitsio-dev libpng-dev zlib1g-dev
   python3 python3-h5py python3-torch python3-torchvision python3-numpy python3-matplotlib
+  python3-yaml
   slurm-wlm munge shellcheck
 )
 missing=()

@@ -15,12 +15,20 @@ SKYSSL_RANKS=${SKYSSL_RANKS:-${SLURM_NTASKS:-$(getconf _NPROCESSORS_ONLN)}}
 skyssl_ranks_per_node=$SKYSSL_RANKS
 skyssl_site_sets=(train.device=cpu "train.threads=${SKYSSL_THREADS:-1}")
 
-# Both launchers pass SIGUSR1 on to every rank, which is all the job scripts need.
+# Both launchers pass SIGUSR1 on to every rank, which is all the job scripts need. srun: no
+# --kill-on-bad-exit, so that a checkpointed stop (85) of one rank does not get a slower one
+# killed (137/143) while it still tears down; --wait ends the others SKYSSL_STEP_WAIT seconds
+# (default 120) after the first exits, for a rank killed outright (an error aborts them all).
 skyssl_set_launcher() {
   [ "${1:-1}" = 1 ] || { echo "local.sh: one node only (asked for $1)" >&2; return 1; }
   case $SKYSSL_LAUNCHER in
-    srun) skyssl_launcher=(srun --mpi=pmix --ntasks="$SKYSSL_RANKS" --kill-on-bad-exit=1) ;;
+    srun) skyssl_launcher=(srun --mpi=pmix --ntasks="$SKYSSL_RANKS" --kill-on-bad-exit=0 --wait="${SKYSSL_STEP_WAIT:-120}") ;;
     mpirun) skyssl_launcher=(mpirun -n "$SKYSSL_RANKS") ;;
     *) echo "local.sh: SKYSSL_LAUNCHER must be srun or mpirun, not '$SKYSSL_LAUNCHER'" >&2; return 1 ;;
   esac
 }
+
+# What the smoke test (smoke.sbatch) expects of a node here: no GPU, no NCCL, a host Kokkos.
+skyssl_expect_gpus_per_node=0
+skyssl_expect_nccl=0
+skyssl_expect_kokkos_arch=""
