@@ -110,7 +110,7 @@ def main():
                 v["local, flat all-reduce"]["key_path_recv_bytes"] / 1e6,
                 v["gather, flat all-reduce"]["key_path_recv_bytes"] / 1e6, "keys only", "{:.3f}")
     if want("comm"):
-        t = run("comm", mpi(2) + [exe("benchmarks", "comm", "skyssl_bench_comm"), "--iters", "3"],
+        t = run("comm", mpi(2) + [exe("benchmarks", "comm", "bench_comm"), "--iters", "3"],
                 timeout=420)
         if t:
             for label, key in (("ResNet-50 grads, bucketer vs raw MPI_Allreduce (ms)", "ResNet-50 grads all_reduce 23.5M f32 (bucketer"),
@@ -134,7 +134,7 @@ def main():
         # the figures compare with docs/performance.md; MB/s and ratios are medians over the
         # repeats (the benchmark's own printout shows the best times).
         js = os.path.join(out, "reader.json")
-        if run("reader", [exe("benchmarks", "reader", "skyssl-bench-reader"), "--repeat", "3",
+        if run("reader", [exe("benchmarks", "reader", "bench_reader"), "--repeat", "3",
                           "--python", "/usr/bin/python3", "--json", js], timeout=420):
             for lay in json.load(open(js))["layouts"]:
                 meth = lay["methods"]

@@ -8,5 +8,5 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${SKYSSL_BUILD_DIR:-$root/build}
 source "$root/scripts/mpi-env.sh"
 cmake --build "$build" -j"${SKYSSL_JOBS:-$(nproc)}" --target bench_train_step bench_step_modes \
-  skyssl_bench_comm skyssl-bench-reader bench_augment bench_checkpoint skyssl-train skyssl-prep
+  bench_comm bench_reader bench_augment bench_checkpoint skyssl-train skyssl-prep
 exec /usr/bin/python3 "$root/benchmarks/run_all.py" --build "$build" "$@"
