@@ -103,7 +103,8 @@ class archive_source final : public view_source {
   std::deque<exchanged> mailbox_;
   bool closed_ = false;
   std::int64_t expect_epoch_ = 0, expect_step_ = 0;
-  // The batch being trained on, up to train.prefetch (<= 2) queued and the one being built.
+  // Four pairs: the batch being trained on, two queued (train.prefetch allows 1-8; past the
+  // default of 2 the pool hands out untracked pairs) and the one being built.
   kernels::view_pool outputs_{4};
   // augment.threads > 1: the host threads that augment sub-batches (persistent).
   std::unique_ptr<kernels::augment_threads> threads_;
