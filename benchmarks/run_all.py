@@ -5,9 +5,11 @@
 
 Each program's own output goes to OUT/<name>.log (and .json where it writes one); the table is
 also written to OUT/summary.md and OUT/summary.json. Sized to finish in well under 15 minutes
-on a 2-core machine; rerun on a quiet machine before quoting a figure.
+on a 2-core machine; rerun on a quiet machine before quoting a figure. --results FILE rewrites
+FILE (scripts/bench.sh: docs/benchmark-results.md) with the table and the machine, after a
+full run without failures.
 
-  scripts/bench.sh                   # = benchmarks/run_all.py --build build --out build/bench
+  scripts/bench.sh                   # = benchmarks/run_all.py --build build --results docs/benchmark-results.md
   benchmarks/run_all.py --only train,modes
 """
 import argparse
@@ -34,6 +36,8 @@ def main():
     ap.add_argument("--out", default=None, help="default BUILD/bench")
     ap.add_argument("--only", default="", help="comma list of: train,modes,comm,scaling,reader,augment,checkpoint")
     ap.add_argument("--mpiexec", default="mpiexec --oversubscribe -n {ranks}")
+    ap.add_argument("--results", default=None,
+                    help="rewrite this Markdown file with the table and the machine (a full run only)")
     a = ap.parse_args()
     b = a.build
     out = a.out or os.path.join(b, "bench")
@@ -110,14 +114,14 @@ def main():
                 v["local, flat all-reduce"]["key_path_recv_bytes"] / 1e6,
                 v["gather, flat all-reduce"]["key_path_recv_bytes"] / 1e6, "keys only", "{:.3f}")
     if want("comm"):
-        t = run("comm", mpi(2) + [exe("benchmarks", "comm", "skyssl_bench_comm"), "--iters", "3"],
+        t = run("comm", mpi(2) + [exe("benchmarks", "comm", "bench_comm"), "--iters", "3"],
                 timeout=420)
         if t:
             for label, key in (("ResNet-50 grads, bucketer vs raw MPI_Allreduce (ms)", "ResNet-50 grads all_reduce 23.5M f32 (bucketer"),
                                ("ResNet-50 grads, watchdog path vs raw (ms)", "ResNet-50 grads all_reduce 23.5M f32 (watchdog")):
                 m = re.search(re.escape(key) + r".*?\)\s+([\d.]+)\s+([\d.]+)", t)
                 if m:
-                    row(label, float(m.group(2)), float(m.group(1)), "~1.0 (noise on a loaded machine)", "{:.1f}")
+                    row(label, float(m.group(2)), float(m.group(1)), "~1.0 (within run-to-run noise)", "{:.1f}")
     if want("scaling"):
         sc = os.path.join(out, "scaling")
         if run("scaling", [sys.executable, os.path.join(ROOT, "benchmarks", "scaling", "scaling.py"),
@@ -134,7 +138,7 @@ def main():
         # the figures compare with docs/performance.md; MB/s and ratios are medians over the
         # repeats (the benchmark's own printout shows the best times).
         js = os.path.join(out, "reader.json")
-        if run("reader", [exe("benchmarks", "reader", "skyssl-bench-reader"), "--repeat", "3",
+        if run("reader", [exe("benchmarks", "reader", "bench_reader"), "--repeat", "3",
                           "--python", "/usr/bin/python3", "--json", js], timeout=420):
             for lay in json.load(open(js))["layouts"]:
                 meth = lay["methods"]
@@ -194,10 +198,43 @@ def main():
         f.write(f"\n{lines[-1]}\n")
     json.dump({"date": stamp, "load": load, "minutes": took / 60, "rows": rows, "failures": failures},
               open(os.path.join(out, "summary.json"), "w"), indent=2)
+    if a.results:
+        if only or failures:
+            print(f"[bench] {a.results} left as it was: it holds full runs only"
+                  + (" (this one had failures)" if failures else f" (--only {a.only})"))
+        else:
+            write_results(a.results, rows)
+            print(f"[bench] wrote {a.results}")
     if failures:
         print("failed: " + "; ".join(failures), file=sys.stderr)
         return 1
     return 0
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def write_results(path, rows):
+    """docs/benchmark-results.md: the latest full run's table and the machine it ran on."""
+    with open(path, "w") as f:
+        f.write("# Benchmark results\n\n"
+                "Written by `bash scripts/bench.sh` (`benchmarks/run_all.py --results`) from its "
+                "latest full run; rerun it to refresh. [performance.md](performance.md) says "
+                "what each benchmark compares; \"reference\" is the figure before the work the "
+                "benchmark judges, or the baseline it compares against (raw MPI, POSIX reads, "
+                "LibTorch ops).\n\n")
+        f.write(f"Machine: {cpu_model()}, {os.cpu_count()} logical CPUs.\n\n")
+        f.write("| figure | ours | reference | ratio | target |\n|---|---|---|---|---|\n")
+        for r in rows:
+            f.write(f"| {r['figure']} | {r['ours_text']} | {r['ref_text']} | {r['ratio_text']} | "
+                    f"{r['target']} |\n")
 
 
 if __name__ == "__main__":

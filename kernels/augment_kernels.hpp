@@ -5,7 +5,8 @@
 //      reddening, into a buffer padded by the blur radius;
 //   2. horizontal blur;
 //   3. vertical blur + noise + stretch, into the output view.
-// Kernels take an execution space and views (ARCHITECTURE.md); torch lives in augment.cpp.
+// Kernels take an execution space and views, so one body serves every Kokkos backend; torch
+// lives in augment.cpp.
 #include <Kokkos_Core.hpp>
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one-command GPU check (issue #12 point 5; docs/gpu.md): builds what it needs and runs
-# skyssl-gpu-bench (benchmarks/gpu), which prints one table: CUDA vs host augmentation
+# bench_gpu (benchmarks/gpu), which prints one table: CUDA vs host augmentation
 # agreement, device augmentation views/s and HBM share, MoCo step images/s for ResNet-18 and
 # ResNet-50 (fp32, bf16, fp16) with the augmentation and input-copy shares and TFLOP/s, and the
 # NCCL backend at world size 1, each beside its target. For a GPU box with nvcc, NCCL and a
@@ -112,11 +112,11 @@ echo "gpu-check-all: $mode build in $build (Torch $torch_dir, Kokkos ${Kokkos_RO
 cmake -S "$here/benchmarks/gpu" -B "$build/bench" "${cmake_args[@]}" -DTorch_DIR="$torch_dir" \
   -DSKYSSL_HEADERS="$headers" >"$build.configure.log" 2>&1 ||
   { cat "$build.configure.log" >&2; die "configure failed (log: $build.configure.log)"; }
-grep -- "-- skyssl-gpu-bench" "$build.configure.log" || true
+grep -- "-- bench_gpu" "$build.configure.log" || true
 [[ $configure_only == 1 ]] && { echo "gpu-check-all: configured (--configure-only)"; exit 0; }
 cmake --build "$build/bench" -j "$jobs" >"$build.build.log" 2>&1 ||
   { tail -40 "$build.build.log" >&2; die "build failed (log: $build.build.log)"; }
 if [[ $mode == cpu ]]; then
-  exec "$build/bench/skyssl-gpu-bench" --cpu "$@"
+  exec "$build/bench/bench_gpu" --cpu "$@"
 fi
-exec "$build/bench/skyssl-gpu-bench" "$@"
+exec "$build/bench/bench_gpu" "$@"

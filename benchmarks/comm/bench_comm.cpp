@@ -1,6 +1,6 @@
 // Question: what does skyssl's communicator (and the gradient bucketer) cost on top of the
 // raw MPI call, at the sizes a MoCo step moves? Run under mpiexec -n 2 (or more):
-//   mpiexec -n 2 build/benchmarks/comm/skyssl_bench_comm [--iters 10]
+//   mpiexec -n 2 build/benchmarks/comm/bench_comm [--iters 10]
 // Sizes: ResNet-18 and ResNet-50 gradients (11.2M, 23.5M float32 all-reduced) and the keys
 // of a 4096-image global batch (4096/R x 128 float32 all-gathered). Raw and ours alternate
 // every iteration so background load hits both alike; the median over iterations of the

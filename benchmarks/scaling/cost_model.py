@@ -9,7 +9,7 @@ says where each mode stops scaling. Every input is a constant below with its sou
 """
 import argparse
 
-# Perlmutter GPU node (REFERENCE.md, NERSC docs): 4x A100, 4x Slingshot-11 NICs (25 GB/s each).
+# Perlmutter GPU node (NERSC's system documentation): 4x A100, 4x Slingshot-11 NICs (25 GB/s each).
 GPUS_PER_NODE = 4
 NIC_GBPS = 25.0            # GB/s per NIC, one NIC per GPU
 NODE_RAM_GB = 256.0
@@ -20,7 +20,7 @@ N_TRAIN = 3_500_000
 C, H_IN, H_CROP = 3, 152, 96
 KEY_DIM, K_QUEUE = 128, 65536
 # Compute: ResNet-50 training at 224 px on one A100 80GB, AMP: 2470 images/s (NVIDIA's
-# published PyTorch figure, REFERENCE.md); 96 px costs ~5.4x fewer FLOPs; a MoCo step costs
+# published PyTorch figure); 96 px costs ~5.4x fewer FLOPs; a MoCo step costs
 # ~1.33x a plain step (the key encoder's forward; bench_train_step). ResNet-18: ~2.3x fewer
 # FLOPs than ResNet-50 (1.8 vs 4.1 GFLOPs at 224).
 PLAIN_224 = {"resnet50": 2470.0, "resnet18": 2470.0 * 4.1 / 1.8}

@@ -12,6 +12,7 @@
 #include "skyssl/core/config.hpp"
 #include "skyssl/data/options.hpp"
 #include "skyssl/data/shard_reader.hpp"
+#include "tests/support/run_command.hpp"
 #include "tests/support/test_paths.hpp"
 
 // Last: torch pulls in glog, whose CHECK must not shadow doctest's.
@@ -21,18 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct result {
-  int rc;
-  std::string output;
-};
-
-result run(const std::string& cmd, const fs::path& log) {
-  const int status = std::system((cmd + " > " + log.string() + " 2>&1").c_str());
-  std::ifstream in(log);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128, ss.str()};
-}
+using skyssl::test::run_command;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -53,38 +43,38 @@ TEST_CASE("synth: byte-identical archives on 1 and 2 ranks, readable by h5py") {
   // 65 galaxies in chunks of 8 on 2 ranks: rank 0 (32) joins its last collective write empty.
   for (int np : {1, 2}) {
     const auto out = dir / fmt::format("np{}.h5", np);
-    const auto r = run(
+    const auto r = run_command(
         fmt::format(
             "{} -n {} --oversubscribe {} synth --out {} --count 65 --size 32 --seed 5 --chunk 8",
             skyssl::test::mpiexec(), np, prep(), out.string()),
         dir / fmt::format("np{}.log", np));
     INFO(r.output);
-    REQUIRE(r.rc == 0);
+    REQUIRE(r.code() == 0);
     CHECK(r.output.find("galaxies/s") != std::string::npos);
   }
   const auto a = slurp(dir / "np1.h5"), b = slurp(dir / "np2.h5");
   REQUIRE(a.size() > 65 * 3 * 32 * 32 * 4);
   CHECK(a == b);  // the whole file, metadata included
-  const auto r = run(fmt::format("{} {} check-synth {} 65 32", skyssl::test::python(), script(),
-                                 (dir / "np1.h5").string()),
-                     dir / "h5py.log");
+  const auto r = run_command(fmt::format("{} {} check-synth {} 65 32", skyssl::test::python(),
+                                         script(), (dir / "np1.h5").string()),
+                             dir / "h5py.log");
   INFO(r.output);
-  CHECK(r.rc == 0);
-  const auto i =
-      run(fmt::format("{} inspect {}", prep(), (dir / "np2.h5").string()), dir / "inspect.log");
+  CHECK(r.code() == 0);
+  const auto i = run_command(fmt::format("{} inspect {}", prep(), (dir / "np2.h5").string()),
+                             dir / "inspect.log");
   INFO(i.output);
-  CHECK(i.rc == 0);
+  CHECK(i.code() == 0);
   CHECK(i.output.find("images (65, 3, 32, 32)") != std::string::npos);
   CHECK(i.output.find("NaN/Inf pixels: 0") != std::string::npos);
 }
 
 TEST_CASE("skyssl reads the DECaLS and SDSS layouts written by h5py, as they are") {
   const auto dir = skyssl::test::tmp_dir("h5py_layouts");
-  const auto r =
-      run(fmt::format("{} {} write-layouts {}", skyssl::test::python(), script(), dir.string()),
-          dir / "write.log");
+  const auto r = run_command(
+      fmt::format("{} {} write-layouts {}", skyssl::test::python(), script(), dir.string()),
+      dir / "write.log");
   INFO(r.output);
-  REQUIRE(r.rc == 0);
+  REQUIRE(r.code() == 0);
   {
     // DECaLS: canonical names already; no attributes, so the 3-channel preset applies.
     auto cfg = skyssl::config::from_string(
@@ -131,25 +121,25 @@ TEST_CASE("skyssl reads the DECaLS and SDSS layouts written by h5py, as they are
 TEST_CASE("skyssl-prep: bad archives exit non-zero with the culprit named") {
   const auto dir = skyssl::test::tmp_dir("prep_bad");
   const auto missing = (dir / "missing.h5").string();
-  auto r = run(fmt::format("{} inspect {}", prep(), missing), dir / "missing.log");
-  CHECK(r.rc != 0);
+  auto r = run_command(fmt::format("{} inspect {}", prep(), missing), dir / "missing.log");
+  CHECK(r.code() != 0);
   CHECK(r.output.find("'" + missing + "' does not exist") != std::string::npos);
 
   const auto text = (dir / "text.h5").string();
   std::ofstream(text) << "garbage";
-  r = run(fmt::format("{} inspect {}", prep(), text), dir / "text.log");
-  CHECK(r.rc != 0);
+  r = run_command(fmt::format("{} inspect {}", prep(), text), dir / "text.log");
+  CHECK(r.code() != 0);
   CHECK(r.output.find("'" + text + "' is not a readable HDF5 file") != std::string::npos);
 
-  r = run(fmt::format("{} synth --out {} --count 0", prep(), (dir / "x.h5").string()),
-          dir / "count.log");
-  CHECK(r.rc != 0);
+  r = run_command(fmt::format("{} synth --out {} --count 0", prep(), (dir / "x.h5").string()),
+                  dir / "count.log");
+  CHECK(r.code() != 0);
   CHECK(r.output.find("--count must be >= 1") != std::string::npos);
 
-  r = run(fmt::format("{} -n 2 --oversubscribe {} scan {} --batch 4", skyssl::test::mpiexec(),
-                      prep(), missing),
-          dir / "scan.log");
-  CHECK(r.rc != 0);
+  r = run_command(fmt::format("{} -n 2 --oversubscribe {} scan {} --batch 4",
+                              skyssl::test::mpiexec(), prep(), missing),
+                  dir / "scan.log");
+  CHECK(r.code() != 0);
   CHECK(r.output.find("does not exist") != std::string::npos);
 }
 
@@ -187,11 +177,12 @@ TEST_CASE("skyssl-prep from-fits: cubes and per-band files with a catalogue CSV"
   std::ofstream(dir / "cat.csv")
       << "id,ra,dec,z_spec,ebv,nobs\nobj0,10.5,1.25,0.1,0.02,3\nobj1,10.6,1.5,0.2,0.03,4\n"
          "obj2,10.7,1.75,0.3,0.04,5\nobj3,10.8,2.0,0.4,0.05,6\n";
-  auto r = run(fmt::format("{} from-fits --dir {} --catalog {} --out {}", prep(), dir.string(),
-                           (dir / "cat.csv").string(), (dir / "cubes.h5").string()),
-               dir / "cubes.log");
+  auto r =
+      run_command(fmt::format("{} from-fits --dir {} --catalog {} --out {}", prep(), dir.string(),
+                              (dir / "cat.csv").string(), (dir / "cubes.h5").string()),
+                  dir / "cubes.log");
   INFO(r.output);
-  REQUIRE(r.rc == 0);
+  REQUIRE(r.code() == 0);
   {
     skyssl::data::archive_options o;
     o.paths = {(dir / "cubes.h5").string()};
@@ -208,13 +199,13 @@ TEST_CASE("skyssl-prep from-fits: cubes and per-band files with a catalogue CSV"
     CHECK(z[3] == doctest::Approx(0.4));
     CHECK(a.files()[0].datasets.size() == 6);  // images + ra dec z_spec ebv nobs
   }
-  r = run(
+  r = run_command(
       fmt::format("{} from-fits --dir {} --catalog {} --out {} --pattern '{{id}}_{{band}}.fits' "
                   "--bands g,r",
                   prep(), dir.string(), (dir / "cat.csv").string(), (dir / "bands.h5").string()),
       dir / "bands.log");
   INFO(r.output);
-  REQUIRE(r.rc == 0);
+  REQUIRE(r.code() == 0);
   {
     skyssl::data::archive_options o;
     o.paths = {(dir / "bands.h5").string()};
@@ -225,22 +216,22 @@ TEST_CASE("skyssl-prep from-fits: cubes and per-band files with a catalogue CSV"
     CHECK(px[30 + 7] == 3500.0f + 7);
   }
   std::ofstream(dir / "bad.csv") << "id,ra,z_spec\nobj0,10.5,0.1\nobj1,10.6,abc\n";
-  r = run(fmt::format("{} from-fits --dir {} --catalog {} --out {}", prep(), dir.string(),
-                      (dir / "bad.csv").string(), (dir / "bad.h5").string()),
-          dir / "bad.log");
-  CHECK(r.rc != 0);
+  r = run_command(fmt::format("{} from-fits --dir {} --catalog {} --out {}", prep(), dir.string(),
+                              (dir / "bad.csv").string(), (dir / "bad.h5").string()),
+                  dir / "bad.log");
+  CHECK(r.code() != 0);
   CHECK(r.output.find("data row 2: column 'z_spec' value 'abc' is not a number") !=
         std::string::npos);
   std::ofstream(dir / "short.csv") << "id,ra,z_spec\nobj0,10.5\n";
-  r = run(fmt::format("{} from-fits --dir {} --catalog {} --out {}", prep(), dir.string(),
-                      (dir / "short.csv").string(), (dir / "bad.h5").string()),
-          dir / "short.log");
-  CHECK(r.rc != 0);
+  r = run_command(fmt::format("{} from-fits --dir {} --catalog {} --out {}", prep(), dir.string(),
+                              (dir / "short.csv").string(), (dir / "bad.h5").string()),
+                  dir / "short.log");
+  CHECK(r.code() != 0);
   CHECK(r.output.find("line 2: 2 values, but the header has 3 columns") != std::string::npos);
   std::ofstream(dir / "gone.csv") << "id,ra\nobj9,1\n";
-  r = run(fmt::format("{} from-fits --dir {} --catalog {} --out {}", prep(), dir.string(),
-                      (dir / "gone.csv").string(), (dir / "bad.h5").string()),
-          dir / "gone.log");
-  CHECK(r.rc != 0);
+  r = run_command(fmt::format("{} from-fits --dir {} --catalog {} --out {}", prep(), dir.string(),
+                              (dir / "gone.csv").string(), (dir / "bad.h5").string()),
+                  dir / "gone.log");
+  CHECK(r.code() != 0);
   CHECK(r.output.find("obj9.fits' does not exist") != std::string::npos);
 }

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <vector>
 
+#include "tests/support/run_command.hpp"
 #include "tests/support/test_paths.hpp"
 
 #include <doctest/doctest.h>
@@ -20,18 +21,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct result {
-  int rc;
-  std::string output;
-};
+using result = skyssl::test::command_result;
 
 result run(const std::string& cmd, const fs::path& log) {
   MESSAGE(cmd);
-  const int status = std::system((cmd + " > " + log.string() + " 2>&1").c_str());
-  std::ifstream in(log);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128, ss.str()};
+  return skyssl::test::run_command(cmd, log);
 }
 
 std::string prep() { return (skyssl::test::binary_dir() / "apps/prep/skyssl-prep").string(); }
@@ -88,7 +82,7 @@ TEST_CASE("inspect: 4 million rows, metadata and sampled statistics from the sam
                         skyssl::test::mpiexec(), np, prep(), big.string()),
             dir / fmt::format("np{}.log", np));
     INFO(r.output);
-    REQUIRE(r.rc == 0);
+    REQUIRE(r.code() == 0);
     CHECK(has(r, "images (4000000, 3, 64, 64) float32, chunks 1x3x64x64"));
     CHECK(has(r, "4000000 rows, images float32, read direct (chunks of 1 rows)"));
     CHECK(has(r, "dataset ebv              float32  shape 4000000 chunks 65536"));
@@ -107,7 +101,7 @@ TEST_CASE("inspect --all reads every row with progress; --sample bounds the rows
                            prep(), small.string()),
                dir / "all.log");
   INFO(r.output);
-  REQUIRE(r.rc == 0);
+  REQUIRE(r.code() == 0);
   CHECK(has(r, "statistics over every row: 40 of 40 rows on 2 rank(s)"));
   CHECK(has(r, "inspect: rank 0 read 20/20 rows (100%)"));
   CHECK(has(r, "ETA"));
@@ -122,6 +116,6 @@ TEST_CASE("inspect --all reads every row with progress; --sample bounds the rows
   // way the line says the count is over the rows read.
   CHECK(has(r, "sample(s)"));
   r = run(fmt::format("{} inspect {} --all --strict", prep(), small.string()), dir / "strict.log");
-  CHECK(r.rc != 0);
+  CHECK(r.code() != 0);
   CHECK(has(r, "has 1 NaN/Inf pixels in 1 samples (first: global id 7)"));
 }

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "tests/support/test_paths.hpp"
+#include "tests/support/run_command.hpp"
 
 namespace fs = std::filesystem;
 
@@ -20,15 +21,11 @@ struct result {
 };
 
 result run(const std::string& args, const fs::path& log) {
-  const auto cmd = fmt::format("{} {} > {} 2>&1",
-                               (skyssl::test::binary_dir() / "apps/prep/skyssl-prep").string(),
-                               args, log.string());
+  const auto cmd =
+      fmt::format("{} {}", (skyssl::test::binary_dir() / "apps/prep/skyssl-prep").string(), args);
   MESSAGE(cmd);
-  const int status = std::system(cmd.c_str());
-  std::ifstream in(log);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128, ss.str()};
+  const auto r = skyssl::test::run_command(cmd, log);
+  return {r.code(), r.output};
 }
 
 // An archive as a user's own cutout code writes it: images only, no attributes.
@@ -39,7 +36,7 @@ fs::path bare_archive(const fs::path& dir, int bands, int size) {
       "f = h5py.File('{}', 'w'); "
       "f['images'] = (rng.standard_normal((64, {}, {}, {})) * 0.01 + 0.05).astype('float32')\"",
       skyssl::test::python(), path.string(), bands, size, size);
-  REQUIRE(std::system(cmd.c_str()) == 0);
+  REQUIRE(skyssl::test::run_command(cmd).status == 0);
   return path;
 }
 

@@ -16,6 +16,7 @@
 
 #include "tests/support/test_paths.hpp"
 #include "tests/support/torch_doctest.hpp"
+#include "tests/support/run_command.hpp"
 
 namespace skyssl::test::golden {
 
@@ -50,16 +51,10 @@ struct run_result {
 inline run_result run_reference(const std::string& mode, const std::filesystem::path& in,
                                 const std::filesystem::path& out) {
   const auto script = source_dir() / "tests/integration/golden/torch_reference.py";
-  const std::string cmd = fmt::format("'{}' '{}' {} '{}' '{}' 2>&1", python(), script.string(),
-                                      mode, in.string(), out.string());
-  run_result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, p)) r.output += buf;
-  const int status = pclose(p);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  return r;
+  const std::string cmd = fmt::format("'{}' '{}' {} '{}' '{}'", python(), script.string(), mode,
+                                      in.string(), out.string());
+  const auto c = run_command(cmd);
+  return {c.code(), c.output};
 }
 
 // max |a - b| / max |b|: relative to the reference's scale, so entries near zero do not blow

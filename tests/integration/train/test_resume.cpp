@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/support/test_paths.hpp"
+#include "tests/support/run_command.hpp"
 
 namespace fs = std::filesystem;
 using skyssl::test::tmp_dir;
@@ -38,7 +39,7 @@ const fs::path& survey() {
     fs::remove(f);
     const auto cmd = fmt::format("{} synth --out {} --count 512 --size 32 --seed 4 > {} 2>&1",
                                  SKYSSL_PREP_EXE, f.string(), (d / "synth.log").string());
-    REQUIRE(std::system(cmd.c_str()) == 0);
+    REQUIRE(skyssl::test::run_command(cmd).status == 0);
     return f;
   }();
   return p;
@@ -115,11 +116,8 @@ std::int64_t last_step(const fs::path& run) {
 std::vector<pid_t> rank_pids(const fs::path& run) {
   std::vector<pid_t> out;
   const auto cmd = fmt::format("pgrep -f '^{} .*--run-dir {} '", SKYSSL_TRAIN_EXE, run.string());
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    int pid = 0;
-    while (std::fscanf(p, "%d", &pid) == 1) out.push_back(pid);
-    pclose(p);
-  }
+  std::istringstream pids(skyssl::test::run_command(cmd).output);
+  for (pid_t pid = 0; pids >> pid;) out.push_back(pid);
   return out;
 }
 

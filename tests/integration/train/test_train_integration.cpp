@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tests/support/test_paths.hpp"
+#include "tests/support/run_command.hpp"
 
 namespace fs = std::filesystem;
 using skyssl::test::tmp_dir;
@@ -22,7 +23,7 @@ namespace {
 
 int sh(const std::string& cmd) {
   MESSAGE(cmd);
-  return std::system(cmd.c_str());
+  return skyssl::test::run_command(cmd).status;
 }
 
 std::vector<nlohmann::json> read_metrics(const fs::path& run) {

@@ -70,22 +70,11 @@ TEST_CASE("data.nonfinite = skip: every rank leaves out the same samples, the pl
   skyssl::test::write_test_archive((dir / "a.h5").string(), 0, 21);
   skyssl::test::write_test_archive((dir / "b.h5").string(), 21, 27);
   // NaN in sample 5 (file a) and Inf in 22 and 40 (file b, rows 1 and 19).
-  auto poison = [](const std::string& path, hsize_t row, float v) {
-    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    const hid_t d = H5Dopen2(f, "images", H5P_DEFAULT);
-    const hid_t s = H5Dget_space(d);
-    const hsize_t start[4] = {row, 1, 2, 3}, count[4] = {1, 1, 1, 1};
-    H5Sselect_hyperslab(s, H5S_SELECT_SET, start, nullptr, count, nullptr);
-    const hid_t m = H5Screate_simple(4, count, nullptr);
-    H5Dwrite(d, H5T_NATIVE_FLOAT, m, s, H5P_DEFAULT, &v);
-    H5Sclose(m);
-    H5Sclose(s);
-    H5Dclose(d);
-    H5Fclose(f);
-  };
-  poison((dir / "a.h5").string(), 5, std::nanf(""));
-  poison((dir / "b.h5").string(), 1, std::numeric_limits<float>::infinity());
-  poison((dir / "b.h5").string(), 19, -std::numeric_limits<float>::infinity());
+  skyssl::test::poison_pixel((dir / "a.h5").string(), 5, 1, 2, 3, std::nanf(""));
+  skyssl::test::poison_pixel((dir / "b.h5").string(), 1, 1, 2, 3,
+                             std::numeric_limits<float>::infinity());
+  skyssl::test::poison_pixel((dir / "b.h5").string(), 19, 1, 2, 3,
+                             -std::numeric_limits<float>::infinity());
   skyssl::data::archive_options o;
   o.paths = {(dir / "a.h5").string(), (dir / "b.h5").string()};
   skyssl::data::reader_options r;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "tests/support/test_paths.hpp"
+#include "tests/support/run_command.hpp"
 
 namespace {
 
@@ -24,16 +25,13 @@ outcome launch(const std::string& test_case, double collective_timeout_s) {
   const std::string cmd =
       "SKYSSL_TEST_COLLECTIVE_TIMEOUT_S=" + std::to_string(collective_timeout_s) +
       " timeout -s KILL 150 " + skyssl::test::mpiexec() + " -n 4 --oversubscribe " + SKYSSL_DEMO +
-      " '-tc=" + test_case + "' 2>&1";
+      " '-tc=" + test_case + "'";
   const auto t0 = std::chrono::steady_clock::now();
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
+  const auto r = skyssl::test::run_command(cmd);
   outcome o;
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), p)) o.output += buf.data();
-  const int status = pclose(p);
+  o.output = r.output;
   o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  o.exit_code = r.code();
   return o;
 }
 

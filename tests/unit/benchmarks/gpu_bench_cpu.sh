@@ -1,5 +1,5 @@
 #!/bin/sh
-# skyssl-gpu-bench --cpu with tiny sizes: the table has every row, every agreement row passed
+# bench_gpu --cpu with tiny sizes: the table has every row, every agreement row passed
 # and the run says so; without --cpu on a CPU-only LibTorch it stops with one line naming --cpu.
 bench=$1
 out=$("$bench" --cpu --batch 4 --iters 1 --warmup 1 --crop 48 --input 72 --aug-batch 8 --queue 16 2>&1)

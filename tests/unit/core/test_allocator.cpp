@@ -14,20 +14,17 @@
 
 #include "skyssl/core/allocator.hpp"
 
+#include "tests/support/run_command.hpp"
+
 namespace {
 
 // The probe's second-touch fault count; the test fails if the probe does.
 long second_touch_faults(const std::string& mode) {
-  FILE* p = popen((std::string(SKYSSL_ALLOCATOR_PROBE) + " " + mode + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 256> buf{};
-  while (std::fgets(buf.data(), buf.size(), p)) out += buf.data();
-  const int status = pclose(p);
-  INFO("allocator_probe ", mode, ": ", out);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
-  return std::stol(out);
+  const auto r = skyssl::test::run_command(std::string(SKYSSL_ALLOCATOR_PROBE) + " " + mode);
+  INFO("allocator_probe ", mode, ": ", r.output);
+  REQUIRE(WIFEXITED(r.status));
+  REQUIRE(WEXITSTATUS(r.status) == 0);
+  return std::stol(r.output);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #pragma once
 // Small archives with known pixels for the data tests: pixel (id, c, y, x) of global sample
 // `id` is id*1000 + c*100 + y*10 + x (exact in float32 for the sizes used here).
+#include <hdf5.h>
+
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -52,6 +54,23 @@ inline void write_test_archive(const std::string& path, std::int64_t first_id, s
     w.write_field("psfsize_" + o.bands[static_cast<std::size_t>(c)], 0, n, psf.data());
   }
   w.close();
+}
+
+// Overwrites pixel (row, c, y, x) of a file's `images` in place: the NaN/Inf of the
+// non-finite tests.
+inline void poison_pixel(const std::string& path, hsize_t row, hsize_t c, hsize_t y, hsize_t x,
+                         float v) {
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  const hid_t d = H5Dopen2(f, "images", H5P_DEFAULT);
+  const hid_t s = H5Dget_space(d);
+  const hsize_t start[4] = {row, c, y, x}, count[4] = {1, 1, 1, 1};
+  H5Sselect_hyperslab(s, H5S_SELECT_SET, start, nullptr, count, nullptr);
+  const hid_t m = H5Screate_simple(4, count, nullptr);
+  H5Dwrite(d, H5T_NATIVE_FLOAT, m, s, H5P_DEFAULT, &v);
+  H5Sclose(m);
+  H5Sclose(s);
+  H5Dclose(d);
+  H5Fclose(f);
 }
 
 }  // namespace skyssl::test

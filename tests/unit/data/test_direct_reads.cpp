@@ -44,20 +44,6 @@ archive_options three_files(const std::string& tag, const layout_spec& s) {
   return o;
 }
 
-void poison(const std::string& path, hsize_t row, hsize_t c, hsize_t y, hsize_t x, float v) {
-  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-  const hid_t d = H5Dopen2(f, "images", H5P_DEFAULT);
-  const hid_t s = H5Dget_space(d);
-  const hsize_t start[4] = {row, c, y, x}, count[4] = {1, 1, 1, 1};
-  H5Sselect_hyperslab(s, H5S_SELECT_SET, start, nullptr, count, nullptr);
-  const hid_t m = H5Screate_simple(4, count, nullptr);
-  H5Dwrite(d, H5T_NATIVE_FLOAT, m, s, H5P_DEFAULT, &v);
-  H5Sclose(m);
-  H5Sclose(s);
-  H5Dclose(d);
-  H5Fclose(f);
-}
-
 }  // namespace
 
 TEST_CASE("float16 decoding matches HDF5's conversion for all 65536 patterns") {
@@ -197,9 +183,10 @@ TEST_CASE("data.nonfinite: error names the pixel, zero counts and replaces, skip
   const layout_spec spec{pixel_kind::f16, 0, 0, -1};
   skyssl::test::write_layout_archive((dir / "a.h5").string(), 0, 20, spec);
   skyssl::test::write_layout_archive((dir / "b.h5").string(), 20, 20, spec);
-  poison((dir / "a.h5").string(), 3, 2, 1, 4, std::numeric_limits<float>::infinity());
-  poison((dir / "b.h5").string(), 5, 0, 0, 0, std::nanf(""));
-  poison((dir / "b.h5").string(), 5, 1, 3, 3, std::nanf(""));
+  skyssl::test::poison_pixel((dir / "a.h5").string(), 3, 2, 1, 4,
+                             std::numeric_limits<float>::infinity());
+  skyssl::test::poison_pixel((dir / "b.h5").string(), 5, 0, 0, 0, std::nanf(""));
+  skyssl::test::poison_pixel((dir / "b.h5").string(), 5, 1, 3, 3, std::nanf(""));
   archive_options o;
   o.paths = {(dir / "a.h5").string(), (dir / "b.h5").string()};
 

@@ -10,6 +10,8 @@
 
 #include "../../support/test_paths.hpp"
 
+#include "tests/support/run_command.hpp"
+
 namespace {
 
 struct outcome {
@@ -22,19 +24,16 @@ struct outcome {
 outcome launch(int ranks, const std::string& args) {
   const std::string cmd = "timeout -s KILL 90 " + skyssl::test::mpiexec() + " -n " +
                           std::to_string(ranks) + " --oversubscribe " + SKYSSL_FAIL_HELPER + " " +
-                          args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
+                          args;
+  const auto r = skyssl::test::run_command(cmd);
   outcome o;
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), p)) o.output += buf.data();
-  const int status = pclose(p);
+  o.output = r.output;
   const double end =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const std::string mark = "injects its failure at t=";
   const auto at = o.output.find(mark);
   o.seconds = at == std::string::npos ? -1 : end - std::stod(o.output.substr(at + mark.size()));
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  o.exit_code = r.code();
   return o;
 }
 

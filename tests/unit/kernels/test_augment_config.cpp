@@ -9,7 +9,7 @@
 using namespace skyssl;
 using skyssl::kernels::augment_config;
 
-TEST_CASE("augment presets match REFERENCE.md") {
+TEST_CASE("augment presets match the published DECaLS and SDSS settings") {
   const auto d = augment_config::decals();
   d.validate();
   CHECK(d.bands == 3);

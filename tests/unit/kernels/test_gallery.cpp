@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/run_command.hpp"
 #include "tests/support/test_paths.hpp"
 
 namespace {
@@ -69,11 +70,12 @@ TEST_CASE("gallery PNG: tiles with galaxies in them, on the background grid") {
   const auto dir = skyssl::test::tmp_dir("kernels-gallery");
   const std::string prep = SKYSSL_PREP_EXE, a = (dir / "a.h5").string(),
                     png = (dir / "g.png").string();
-  REQUIRE(std::system((prep + " synth --out " + a + " --count 3 --size 152 > /dev/null").c_str()) ==
-          0);
-  REQUIRE(std::system((prep + " gallery --archive " + a + " --out " + png +
-                       " --count 3 --views 3 > /dev/null")
-                          .c_str()) == 0);
+  const auto synth =
+      skyssl::test::run_command(prep + " synth --out " + a + " --count 3 --size 152");
+  REQUIRE_MESSAGE(synth.status == 0, synth.output);
+  const auto gallery = skyssl::test::run_command(prep + " gallery --archive " + a + " --out " +
+                                                 png + " --count 3 --views 3");
+  REQUIRE_MESSAGE(gallery.status == 0, gallery.output);
   const auto im = read_png(png);
   REQUIRE(im.w == 4 * tile + 5 * gap);  // 404
   REQUIRE(im.h == 3 * tile + 4 * gap);  // 304

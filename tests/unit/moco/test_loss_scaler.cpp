@@ -10,6 +10,7 @@
 #include "skyssl/dist/local_communicator.hpp"
 #include "skyssl/moco/engine.hpp"
 #include "skyssl/moco/loss_scaler.hpp"
+#include "tests/support/tiny_moco.hpp"
 
 using namespace skyssl;
 using namespace skyssl::moco;
@@ -20,23 +21,8 @@ loss_scaler scaler(double init, std::int64_t interval) {
   return loss_scaler(loss_scaler_options{true, init, interval});
 }
 
-model::resnet_options tiny_model() {
-  model::resnet_options o;
-  o.depth = 18;
-  o.width = 8;
-  o.in_channels = 3;
-  return o;
-}
-
-moco_options tiny_moco() {
-  moco_options o;
-  o.K = 32;
-  o.m = 0.99;
-  o.T = 0.2;
-  o.dim = 16;
-  o.seed = 7;
-  return o;
-}
+using test::tiny_moco;
+using test::tiny_model;
 
 struct run {
   dist::local_communicator comm;
@@ -44,7 +30,7 @@ struct run {
   std::unique_ptr<torch::optim::SGD> opt;
   explicit run(const loss_scaler& s, bool channels_last = false) {
     torch::manual_seed(3);
-    e = std::make_unique<engine>(tiny_model(), tiny_moco(), 8, comm);
+    e = std::make_unique<engine>(tiny_model(), tiny_moco(32), 8, comm);
     e->set_loss_scaler(s);
     e->set_channels_last(channels_last);
     opt = std::make_unique<torch::optim::SGD>(e->encoder_q()->parameters(),

@@ -7,30 +7,15 @@
 #include "skyssl/core/error.hpp"
 #include "skyssl/dist/local_communicator.hpp"
 #include "skyssl/moco/engine.hpp"
+#include "tests/support/tiny_moco.hpp"
 
 using namespace skyssl;
 using namespace skyssl::moco;
 
 namespace {
 
-model::resnet_options tiny_model() {
-  model::resnet_options o;
-  o.depth = 18;
-  o.width = 8;
-  o.in_channels = 3;
-  return o;
-}
-
-moco_options tiny_moco(std::int64_t K, std::int64_t bn_group = 0) {
-  moco_options o;
-  o.K = K;
-  o.m = 0.99;
-  o.T = 0.2;
-  o.dim = 16;
-  o.bn_group = bn_group;
-  o.seed = 7;
-  return o;
-}
+using test::tiny_moco;
+using test::tiny_model;
 
 bool same(const torch::Tensor& a, const torch::Tensor& b, double tol = 1e-5) {
   return a.sizes() == b.sizes() && torch::allclose(a, b, tol, tol);

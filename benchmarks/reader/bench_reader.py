@@ -1,6 +1,6 @@
 """h5py side of benchmarks/reader: the same random batches as the C++ program.
 
-usage: reader_bench.py FILES.txt IDS.bin BATCH   -> prints the seconds taken (one number)
+usage: bench_reader.py FILES.txt IDS.bin BATCH   -> prints the seconds taken (one number)
 FILES.txt: one "path rows" per line, the archive's files in order (global id = row in the
 concatenation). Per batch: sort the ids, read f["images"][sorted rows] from each file they
 fall in (h5py fancy indexing needs increasing indices), then put the rows back in batch

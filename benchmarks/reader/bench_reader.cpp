@@ -6,14 +6,14 @@
 //                 same rows, order and destinations as the reader (threads started once,
 //                 batches into prefetch + 2 buffers in turn);
 //   h5py          f["images"][sorted ids] per file, rows put back in batch order
-//                 (reader_bench.py, /usr/bin/python3);
+//                 (bench_reader.py, /usr/bin/python3);
 //   shard_reader  the real reader (epoch plan, direct preads, fused non-finite check, the
 //                 ebv/psf fields, prefetch thread) at 1 and 2 read threads, and through HDF5
 //                 selections (data.direct_reads = false) for reference;
 // then images/s against what one GPU consumes when training a ResNet-50 at 96x96 from
 // 3x152x152 float32 cutouts (A100 ~10,000 img/s, H200 ~20,000 img/s: 3-6 GB/s; source: issue
 // #10 of this project, measured with mixed precision).
-//   skyssl-bench-reader [--archive f.h5 | --count 4096 --size 152 --files 4] [--batch 256]
+//   bench_reader [--archive f.h5 | --count 4096 --size 152 --files 4] [--batch 256]
 //                       [--steps 16] [--repeat 5] [--json out.json]
 // Each repeat measures every method once, pread and the reader back to back; times shown are
 // the best of the repeats, ratios the median of the per-repeat ratios (robust to load that
@@ -258,7 +258,7 @@ int main(int argc, char** argv) {
       {"layouts", nlohmann::json::array()},
       {"gpu_images_per_s", {{"A100", a100_images_per_s}, {"H200", h200_images_per_s}}}};
   try {
-    const auto work = fs::temp_directory_path() / fmt::format("skyssl-bench-reader-{}", getpid());
+    const auto work = fs::temp_directory_path() / fmt::format("bench_reader-{}", getpid());
     fs::create_directories(work);
     std::vector<std::pair<std::string, std::vector<std::string>>> layouts;
     if (!archive_path.empty()) {
@@ -309,7 +309,7 @@ int main(int argc, char** argv) {
         std::ofstream o(list);
         for (const auto& f : ar.files()) o << f.path << ' ' << f.rows << '\n';
       }
-      const fs::path script = fs::path(SKYSSL_BENCH_DIR) / "reader_bench.py";
+      const fs::path script = fs::path(SKYSSL_BENCH_DIR) / "bench_reader.py";
       warm(paths);
       std::vector<measurement> m = {{"POSIX pread, 1 thread", {}},
                                     {"POSIX pread, 2 threads", {}},
@@ -365,7 +365,7 @@ int main(int argc, char** argv) {
     fs::remove_all(work);
     if (!json_path.empty()) std::ofstream(json_path) << results.dump(2) << '\n';
   } catch (const std::exception& e) {
-    fmt::print(stderr, "skyssl-bench-reader: {}\n", e.what());
+    fmt::print(stderr, "bench_reader: {}\n", e.what());
     return 1;
   }
   return 0;

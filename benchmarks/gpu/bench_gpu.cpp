@@ -8,7 +8,7 @@
 // sizes; local communicator instead of NCCL) so the whole path is exercised without a GPU.
 // Exit status 0 only when every agreement row passes; targets missed are reported, not failed.
 //
-//   skyssl-gpu-bench [--cpu] [--batch N] [--iters N] [--warmup N] [--crop N] [--input N]
+//   bench_gpu [--cpu] [--batch N] [--iters N] [--warmup N] [--crop N] [--input N]
 //                    [--width N] [--archs resnet18,resnet50] [--precisions fp32,bf16,fp16]
 //                    [--aug-batch N] [--hbm-tbps X] [--queue K]
 // Built by the main CMake build and by scripts/gpu-check-all.sh (no MPI, HDF5 or packaged
@@ -391,7 +391,7 @@ int run(const bench_options& o) {
   cfg.input_size = o.input;
   cfg.crop_h = cfg.crop_w = o.crop;
   cfg.validate();
-  std::printf("skyssl-gpu-bench: %s, batch %d, %d iterations (+%d warm-up), %dx%dx%d -> 2x%dx%d\n",
+  std::printf("bench_gpu: %s, batch %d, %d iterations (+%d warm-up), %dx%dx%d -> 2x%dx%d\n",
               o.cpu ? "CPU mode" : ("CUDA device " + std::to_string(cuda_index)).c_str(), o.batch,
               o.iters, o.warmup, cfg.bands, o.input, o.input, o.crop, o.crop);
 
@@ -464,10 +464,10 @@ int main(int argc, char** argv) {
     kernels::kokkos_scope kokkos(kernels::kokkos_scope::deferred);
     return run(o);
   } catch (const usage_error& e) {
-    std::fprintf(stderr, "skyssl-gpu-bench: %s\n", e.what());
+    std::fprintf(stderr, "bench_gpu: %s\n", e.what());
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "skyssl-gpu-bench: %s\n", e.what());
+    std::fprintf(stderr, "bench_gpu: %s\n", e.what());
     return 1;
   }
 }
