@@ -15,6 +15,7 @@
 # Example: 2 hosts x 2 ranks of the trainer
 #   scripts/cluster.sh run 2 2 -- mpirun --hostfile /run/skyssl-cluster-skyc/hostfile -n 4 \
 #     build/apps/train/skyssl-train --preset example --run-dir /tmp/run --set train.epochs=1
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=../tests/cluster/cluster-lib.sh
@@ -27,19 +28,13 @@ usage() {
   exit 2
 }
 
-mpi_env_here() {
-  [ -f "$CLUSTER_DIR/mpi-env" ] || { echo "cluster: not up (scripts/cluster.sh up)" >&2; exit 1; }
-  # shellcheck disable=SC1091
-  source "$CLUSTER_DIR/mpi-env"
-}
-
 cmd=${1:-}
 shift || true
 case $cmd in
   up) cluster_up "${1:-2}" "${2:-2}"
       echo "cluster: $(cluster_hosts | tr '\n' ' ')up; hostfile $CLUSTER_HOSTFILE" ;;
   down) cluster_down ;;
-  exec) (($# >= 2)) || usage; mpi_env_here; cluster_exec "$@" ;;
+  exec) (($# >= 2)) || usage; cluster_exec "$@" ;;
   cut) (($# == 1)) || usage; cluster_cut "$1" ;;
   mend) (($# == 1)) || usage; cluster_mend "$1" ;;
   shape) (($# >= 1)) || usage; cluster_shape "$@" ;;

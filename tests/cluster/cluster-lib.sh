@@ -6,7 +6,7 @@
 # the tests under tests/cluster/; needs root, iproute2 (ip netns, tc) and util-linux (unshare).
 #
 #   source cluster-lib.sh
-#   cluster_up 2 2          # 2 hosts, 2 MPI slots each; exports the OMPI_MCA_* settings
+#   cluster_up 2 2          # 2 hosts, 2 MPI slots each; exports CLUSTER_HOSTFILE
 #   cluster_exec n1 mpirun --hostfile "$CLUSTER_DIR/hostfile" -n 4 prog
 #   cluster_cut n2          # the link of n2 goes down
 #   cluster_down            # kills what runs on the hosts, removes namespaces and files
@@ -81,33 +81,45 @@ cluster_up() {
     ip -n "$(cluster_ns sw)" link set "$host" master br0 up
     ip -n "$ns" addr add "$CLUSTER_SUBNET.$i/24" dev eth0
     ip -n "$ns" link set eth0 up
+    # Give up on an unacknowledged TCP send after ~6 s instead of Linux's ~15 min (retries2 =
+    # 15): once a peer is cut off, mpirun notices the lost daemon when it next sends to it.
+    ip netns exec "$ns" sysctl -qw net.ipv4.tcp_retries2="${CLUSTER_TCP_RETRIES2:-4}"
     printf '%s.%d %s\n' "$CLUSTER_SUBNET" "$i" "$host" >>"$CLUSTER_DIR/etc-hosts"
     printf '%s slots=%d\n' "$host" "$slots" >>"$CLUSTER_DIR/hostfile"
     mkdir -p "$CLUSTER_DIR/tmp/$host"
   done
-  # OpenMPI's launcher enters the target host instead of ssh-ing to it.
+  # OpenMPI's launcher enters the target host instead of ssh-ing to it. Like ssh, the agent
+  # stays on the launching host and says which host it lost when the remote side dies.
   cat >"$CLUSTER_DIR/rsh-agent" <<AGENT
-#!/bin/sh
+#!/bin/bash
 # plm_rsh_agent for the emulated cluster: "rsh-agent [options] HOST COMMAND..." runs COMMAND
 # (one shell string, as ssh would) on HOST.
 while [ "\${1#-}" != "\$1" ]; do shift; done
 host=\$1; shift
-exec bash "$cluster_lib_dir/cluster-exec.sh" "$CLUSTER_DIR" "$CLUSTER_PREFIX" "\$host" sh -c "\$*"
+status=0
+bash "$cluster_lib_dir/cluster-exec.sh" "$CLUSTER_DIR" "$CLUSTER_PREFIX" "\$host" sh -c "\$*" || status=\$?
+if ((status > 128)); then
+  echo "rsh-agent: connection to \$host lost: its processes were killed (signal \$((status - 128)))" >&2
+  exit 255
+fi
+exit "\$status"
 AGENT
   chmod 755 "$CLUSTER_DIR/rsh-agent"
   cluster_mpi_env
 }
 
-# The OpenMPI settings for jobs on the cluster (exported; also written to CLUSTER_DIR/mpi-env).
+# The OpenMPI settings for jobs on the cluster, in CLUSTER_DIR/mpi-env: every command run on a
+# host (cluster_exec, the launcher's agent) starts with them; the caller's environment is left
+# alone, so mpirun outside the cluster works as before. Exports CLUSTER_HOSTFILE.
 cluster_mpi_env() {
-  export OMPI_MCA_plm_rsh_agent=$CLUSTER_DIR/rsh-agent
-  # TCP between hosts, shared memory within one; only the cluster's own subnet.
-  export OMPI_MCA_btl=self,vader,tcp
-  export OMPI_MCA_btl_tcp_if_include=$CLUSTER_SUBNET.0/24
-  export OMPI_MCA_oob_tcp_if_include=$CLUSTER_SUBNET.0/24
+  cat >"$CLUSTER_DIR/mpi-env" <<ENV
+export OMPI_MCA_plm_rsh_agent=$CLUSTER_DIR/rsh-agent
+# TCP between hosts, shared memory within one; only the cluster's own subnet.
+export OMPI_MCA_btl=self,vader,tcp
+export OMPI_MCA_btl_tcp_if_include=$CLUSTER_SUBNET.0/24
+export OMPI_MCA_oob_tcp_if_include=$CLUSTER_SUBNET.0/24
+ENV
   export CLUSTER_HOSTFILE=$CLUSTER_DIR/hostfile
-  declare -p OMPI_MCA_plm_rsh_agent OMPI_MCA_btl OMPI_MCA_btl_tcp_if_include \
-    OMPI_MCA_oob_tcp_if_include CLUSTER_HOSTFILE | sed 's/^declare -x/export/' >"$CLUSTER_DIR/mpi-env"
 }
 
 # cluster_exec HOST COMMAND...: runs COMMAND on HOST (its network, hostname and /etc/hosts).
@@ -115,24 +127,39 @@ cluster_exec() {
   bash "$cluster_lib_dir/cluster-exec.sh" "$CLUSTER_DIR" "$CLUSTER_PREFIX" "$@"
 }
 
-# cluster_cut HOST / cluster_mend HOST: the host's link goes down / up (a network split).
-cluster_cut() { ip -n "$(cluster_ns "$1")" link set eth0 down; }
-cluster_mend() { ip -n "$(cluster_ns "$1")" link set eth0 up; }
+# cluster_cut HOST / cluster_mend HOST: the host's switch port goes down / up (a cable pulled:
+# a network split). The host keeps its address; its packets go nowhere, as on a real split.
+cluster_cut() { ip -n "$(cluster_ns sw)" link set "$1" down; }
+cluster_mend() { ip -n "$(cluster_ns sw)" link set "$1" up; }
 
-# cluster_shape RATE DELAY: every host's outgoing traffic limited to RATE (tc syntax, e.g.
-# 100mbit) with DELAY added (e.g. 1ms), through netem. "cluster_shape off" removes it.
+# cluster_shape RATE [DELAY]: every host's outgoing traffic limited to RATE (tc syntax, e.g.
+# 100mbit) with DELAY added (e.g. 1ms) through netem; where the kernel has no netem (sch_netem),
+# a token bucket (tbf) limits the rate and no delay is added (said on stderr, and DELAY must
+# then be 0ms). "cluster_shape off" removes it. Prints the qdisc used ("netem" or "tbf").
 cluster_shape() {
-  local rate=$1 delay=${2:-0ms} host
+  local rate=$1 delay=${2:-0ms} host kind=netem
   for host in $(cluster_hosts); do
     if [ "$rate" = off ]; then
       tc -n "$(cluster_ns "$host")" qdisc del dev eth0 root 2>/dev/null || true
-    else
-      # A queue long enough for the bandwidth-delay product: netem's default of 1000 packets
-      # drops bursts of a few MB, and TCP retransmissions would be measured instead of the link.
-      tc -n "$(cluster_ns "$host")" qdisc replace dev eth0 root netem delay "$delay" rate "$rate" \
-        limit 100000 || return 1
+      continue
+    fi
+    # A queue long enough for the bandwidth-delay product: netem's default of 1000 packets
+    # drops bursts of a few MB, and TCP retransmissions would be measured instead of the link.
+    if [ $kind = netem ] && ! tc -n "$(cluster_ns "$host")" qdisc replace dev eth0 root netem \
+      delay "$delay" rate "$rate" limit 100000 2>/dev/null; then
+      kind=tbf
+      if [ "$delay" != 0ms ] && [ "$delay" != 0 ]; then
+        echo "cluster: this kernel has no netem qdisc (sch_netem): cannot add a delay of $delay" >&2
+        return 1
+      fi
+      echo "cluster: no netem qdisc in this kernel; limiting the rate with tbf, no delay added" >&2
+    fi
+    if [ $kind = tbf ]; then
+      tc -n "$(cluster_ns "$host")" qdisc replace dev eth0 root tbf rate "$rate" burst 128kb \
+        latency 500ms || return 1
     fi
   done
+  [ "$rate" = off ] || echo "$kind"
 }
 
 # cluster_kill_host HOST: SIGKILL to every process running on HOST (a node failure).
@@ -156,9 +183,9 @@ cluster_down_unlocked() {
   done
   # OpenMPI's shared-memory segments carry the host name: only our hosts' names are removed.
   if [ -f "$CLUSTER_DIR/hosts.list" ]; then
-    for host in $(cat "$CLUSTER_DIR/hosts.list"); do
+    while read -r host; do
       rm -f /dev/shm/vader_segment."$host".* 2>/dev/null || true
-    done
+    done <"$CLUSTER_DIR/hosts.list"
   fi
   rm -rf "$CLUSTER_DIR"
 }
