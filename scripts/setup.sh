@@ -21,6 +21,8 @@ packages=(
   libfaiss-dev libcfitsio-dev libpng-dev zlib1g-dev
   python3 python3-h5py python3-torch python3-torchvision python3-numpy python3-matplotlib
   slurm-wlm munge shellcheck
+  # tests/cluster and scripts/cluster.sh: emulated hosts (ip netns, veth, bridge, tc netem)
+  iproute2
 )
 missing=()
 for p in "${packages[@]}"; do
