@@ -22,6 +22,8 @@ packages=(
   python3 python3-h5py python3-torch python3-torchvision python3-numpy python3-matplotlib
   python3-yaml
   slurm-wlm munge shellcheck
+  # tests/cluster and scripts/cluster.sh: emulated hosts (ip netns, veth, bridge, tc netem)
+  iproute2
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -12,6 +12,7 @@
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
 #include "skyssl/dist/device.hpp"
+#include "skyssl/dist/detail/peer_probe.hpp"
 
 namespace skyssl::dist {
 namespace {
@@ -67,8 +68,11 @@ std::string describe(const torch::Tensor& t) {
 
 // The watchdog: with a deadline, poll MPI_Test instead of blocking in MPI_Wait, so a rank
 // whose peer died or stalled outside MPI reports which collective never completed instead of
-// hanging until the job's wall-clock limit. Standard MPI-3 only (works with Cray MPICH).
-void wait_request(MPI_Request& req, double timeout_s, const std::string& what) {
+// hanging until the job's wall-clock limit (or in TCP retries after a network split). With a
+// probe, the message also names the ranks (and hosts) that stay silent. Standard MPI-3 only
+// (works with Cray MPICH).
+void wait_request(MPI_Request& req, double timeout_s, const std::string& what,
+                  peer_probe* probe = nullptr) {
   if (timeout_s <= 0) {
     check(MPI_Wait(&req, MPI_STATUS_IGNORE), what.c_str());
     return;
@@ -81,18 +85,34 @@ void wait_request(MPI_Request& req, double timeout_s, const std::string& what) {
     if (done) return;
     // Yield after a short spin: on oversubscribed nodes a busy rank starves its peers.
     if (spins > 64) std::this_thread::yield();
-    if ((spins & 255) == 0 && clock::now() > deadline)
+    if ((spins & 255) == 0 && clock::now() > deadline) {
+      if (!probe)
+        throw dist_error(fmt::format(
+            "dist watchdog: {} did not complete within dist.timeout_s = {} s on rank {}; "
+            "another rank has died, stalled outside the collective, or called a different "
+            "collective",
+            what, timeout_s, log::rank()));
+      const double window = probe_window_s(timeout_s);
+      const auto silent = probe->silent_peers(window);
+      const int me = log::rank();
       throw dist_error(fmt::format(
-          "dist watchdog: {} did not complete within dist.timeout_s = {} s on rank {}; another "
-          "rank has died, stalled outside the collective, or called a different collective",
-          what, timeout_s, log::rank()));
+          "dist watchdog: {} did not complete within dist.timeout_s = {} s on rank {} ({}); {}",
+          what, timeout_s, me, probe->host(me),
+          silent.empty()
+              ? fmt::format("every other rank answered within {} s: one called a different "
+                            "collective or stalled in another one",
+                            window)
+              : fmt::format("silent peer(s), no answer within {} s: {} (died, stalled outside "
+                            "the collective, or cut off by the network)",
+                            window, probe->describe(silent))));
+    }
   }
 }
 
 class mpi_pending final : public pending_op {
  public:
-  mpi_pending(MPI_Request req, double timeout_s, std::string what)
-      : req_(req), timeout_s_(timeout_s), what_(std::move(what)) {}
+  mpi_pending(MPI_Request req, double timeout_s, std::string what, peer_probe* probe)
+      : req_(req), timeout_s_(timeout_s), what_(std::move(what)), probe_(probe) {}
   ~mpi_pending() override {
     // An abandoned request (an exception unwound past it) must still complete before its
     // buffer dies; MPI_Wait here is the least bad choice, and the watchdog bounds it.
@@ -110,13 +130,14 @@ class mpi_pending final : public pending_op {
     return done != 0;
   }
   void wait() override {
-    if (req_ != MPI_REQUEST_NULL) wait_request(req_, timeout_s_, what_);
+    if (req_ != MPI_REQUEST_NULL) wait_request(req_, timeout_s_, what_, probe_);
   }
 
  private:
   MPI_Request req_;
   double timeout_s_;
   std::string what_;
+  peer_probe* probe_;
 };
 
 class done_op final : public pending_op {
@@ -153,7 +174,8 @@ class mpi_communicator final : public communicator {
         MPI_Request req;
         check(MPI_Iallreduce(MPI_IN_PLACE, ptr, count, mpi_type(t), MPI_SUM, comm_, &req),
               "MPI_Iallreduce");
-        wait_request(req, timeout_s_, "all_reduce_sum (MPI_Iallreduce of " + describe(t) + ")");
+        wait_request(req, timeout_s_, "all_reduce_sum (MPI_Iallreduce of " + describe(t) + ")",
+                     probe());
       }
     }
   }
@@ -167,7 +189,7 @@ class mpi_communicator final : public communicator {
                          mpi_type(t), MPI_SUM, comm_, &req),
           "MPI_Iallreduce");
     return std::make_unique<mpi_pending>(
-        req, timeout_s_, "start_all_reduce_sum (MPI_Iallreduce of " + describe(t) + ")");
+        req, timeout_s_, "start_all_reduce_sum (MPI_Iallreduce of " + describe(t) + ")", probe());
   }
 
   torch::Tensor all_gather(const torch::Tensor& t_in) override {
@@ -187,7 +209,7 @@ class mpi_communicator final : public communicator {
       check(MPI_Iallgather(t.data_ptr(), count, mpi_type(t), out.data_ptr(), count, mpi_type(t),
                            comm_, &req),
             "MPI_Iallgather");
-      wait_request(req, timeout_s_, "all_gather (MPI_Iallgather of " + describe(t) + ")");
+      wait_request(req, timeout_s_, "all_gather (MPI_Iallgather of " + describe(t) + ")", probe());
     }
     return out;
   }
@@ -202,7 +224,7 @@ class mpi_communicator final : public communicator {
     } else {
       MPI_Request req;
       check(MPI_Ibcast(t.data_ptr(), count, mpi_type(t), root, comm_, &req), "MPI_Ibcast");
-      wait_request(req, timeout_s_, "broadcast (MPI_Ibcast of " + describe(t) + ")");
+      wait_request(req, timeout_s_, "broadcast (MPI_Ibcast of " + describe(t) + ")", probe());
     }
   }
 
@@ -212,7 +234,7 @@ class mpi_communicator final : public communicator {
     } else {
       MPI_Request req;
       check(MPI_Ibarrier(comm_, &req), "MPI_Ibarrier");
-      wait_request(req, timeout_s_, "barrier (MPI_Ibarrier)");
+      wait_request(req, timeout_s_, "barrier (MPI_Ibarrier)", probe());
     }
   }
 
@@ -261,9 +283,16 @@ class mpi_communicator final : public communicator {
       check(MPI_Ialltoallv(send.data_ptr(), sc.data(), sd.data(), type, out.data_ptr(), rc.data(),
                            rd.data(), type, comm_, &req),
             "MPI_Ialltoallv");
-      wait_request(req, timeout_s_, "all_to_all (MPI_Ialltoallv of " + describe(send) + ")");
+      wait_request(req, timeout_s_, "all_to_all (MPI_Ialltoallv of " + describe(send) + ")",
+                   probe());
     }
     return out;
+  }
+
+  void set_timeout(double seconds) override {
+    communicator::set_timeout(seconds);
+    // Collective: every rank arms the watchdog with the same value (dist.timeout_s).
+    if (seconds > 0 && !probe_ && world_ > 1) probe_ = std::make_unique<peer_probe>();
   }
 
   [[noreturn]] void abort(const std::string& message, int exit_code) override {
@@ -274,8 +303,11 @@ class mpi_communicator final : public communicator {
   }
 
  private:
+  peer_probe* probe() { return probe_.get(); }
+
   MPI_Comm comm_ = MPI_COMM_WORLD;
   int rank_ = 0, world_ = 1;
+  std::unique_ptr<peer_probe> probe_;  // made when the watchdog is armed
 };
 
 }  // namespace

@@ -78,4 +78,6 @@ TEST_CASE("the watchdog turns a rank stalled outside MPI into an abort naming th
   CHECK(o.output.find("dist watchdog: all_reduce_sum (MPI_Iallreduce of 1000 x Float)") !=
         std::string::npos);
   CHECK(o.output.find("dist.timeout_s = 2 s on rank 0") != std::string::npos);
+  // The probe after the deadline names the rank that never answered, with its host.
+  CHECK(o.output.find("silent peer(s), no answer within 1 s: rank 1 on ") != std::string::npos);
 }
