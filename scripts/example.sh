@@ -4,7 +4,8 @@
 # draws a gallery of augmented views, pre-trains a narrow ResNet-18 with MoCo v2 on 2 ranks
 # (about 100 s on 2 idle cores), embeds the survey with it (skyssl-embed, 2 ranks) and
 # evaluates the frozen embeddings against random-init and raw-pixel baselines and a supervised
-# ResNet trained from scratch on the labels (skyssl-eval).
+# ResNet trained from scratch on the labels (skyssl-eval), and prints the command that serves
+# the run's similarity search (skyssl-serve, docs/serving.md).
 # Outputs go to example/ (override with SKYSSL_EXAMPLE_DIR).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,3 +37,5 @@ else
   echo "(no python3-matplotlib: skipping the plots; apt-get install python3-matplotlib)"
 fi
 echo "== done: $out/gallery.png, $out/run/{metrics.jsonl,weights.pt,embeddings.h5}, $out/run/eval/{eval.json,*.png}"
+echo "== to search this run from a browser (http://127.0.0.1:8080/) or the JSON API (docs/serving.md):"
+echo "$bin/apps/serve/skyssl-serve --run-dir $out/run --index $out/run/embeddings.flat --listen 127.0.0.1:8080"

@@ -98,42 +98,44 @@ struct http_server::impl {
 };
 
 void http_server::impl::routes() {
-  auto& svc = service;
-  server.Get("/api/info", guarded([&svc](const httplib::Request& req, httplib::Response& res) {
+  // Handlers outlive this function: they hold the service by pointer, not a local reference.
+  const search_service* svc = &service;
+  server.Get("/api/info", guarded([svc](const httplib::Request& req, httplib::Response& res) {
                for (const auto& [k, v] : req.params)
                  if (k != "token")
                    throw bad_request(
                        fmt::format("unknown parameter '{}' (info takes none)", k.substr(0, 40)));
-               res.set_content(svc.info().dump() + "\n", "application/json");
+               res.set_content(svc->info().dump() + "\n", "application/json");
              }));
-  auto answer = [&svc](const neighbour_query& q, httplib::Response& res) {
-    const auto r = svc.neighbours(q);
+  auto answer = [svc](const neighbour_query& q, httplib::Response& res) {
+    const auto r = svc->neighbours(q);
     if (q.csv) {
-      res.set_content(svc.to_csv(q, r), "text/csv");
+      res.set_content(svc->to_csv(q, r), "text/csv");
       res.set_header("Content-Disposition", "attachment; filename=\"neighbours.csv\"");
     } else {
-      res.set_content(svc.to_json(q, r).dump() + "\n", "application/json");
+      res.set_content(svc->to_json(q, r).dump() + "\n", "application/json");
     }
   };
   server.Get("/api/neighbours",
-             guarded([&svc, answer](const httplib::Request& req, httplib::Response& res) {
-               answer(svc.parse_query(params_of(req)), res);
+             guarded([svc, answer](const httplib::Request& req, httplib::Response& res) {
+               answer(svc->parse_query(params_of(req)), res);
              }));
   server.Post("/api/neighbours",
-              guarded([&svc, answer](const httplib::Request& req, httplib::Response& res) {
-                answer(svc.parse_upload_query(params_of(req), req.body,
-                                              req.get_header_value("Content-Type")),
+              guarded([svc, answer](const httplib::Request& req, httplib::Response& res) {
+                answer(svc->parse_upload_query(params_of(req), req.body,
+                                               req.get_header_value("Content-Type")),
                        res);
               }));
   server.Post(
-      "/api/embed", guarded([&svc](const httplib::Request& req, httplib::Response& res) {
+      "/api/embed", guarded([svc](const httplib::Request& req, httplib::Response& res) {
         res.set_content(
-            svc.embed(req.body, req.get_header_value("Content-Type"), params_of(req)).dump() + "\n",
+            svc->embed(req.body, req.get_header_value("Content-Type"), params_of(req)).dump() +
+                "\n",
             "application/json");
       }));
   server.Get(R"(/api/tile/([^/]*)\.png)",
-             guarded([&svc](const httplib::Request& req, httplib::Response& res) {
-               res.set_content(svc.tile(req.matches[1].str(), params_of(req)), "image/png");
+             guarded([svc](const httplib::Request& req, httplib::Response& res) {
+               res.set_content(svc->tile(req.matches[1].str(), params_of(req)), "image/png");
                res.set_header("Cache-Control", "max-age=3600");
              }));
   auto wrong_method = guarded([](const httplib::Request& req, httplib::Response&) {
