@@ -25,6 +25,7 @@
 #include "tests/support/clustered_vectors.hpp"
 #include "tests/support/embedding_files.hpp"
 #include "tests/support/run_command.hpp"
+#include "tests/support/synth_survey.hpp"
 #include "tests/support/test_paths.hpp"
 
 namespace fs = std::filesystem;
@@ -83,14 +84,12 @@ struct files {
   fs::path survey, emb, index;
 };
 
-// survey.h5 (skyssl-prep synth, for tiles), emb.h5, and an exact ivf-flat index that
+// survey.h5 (synthetic galaxies, for tiles), emb.h5, and an exact ivf-flat index that
 // skyssl-search built and saved.
 const files& fixture() {
   static const files f = [] {
     files f{dir() / "survey.h5", dir() / "emb.h5", dir() / "emb.ivf"};
-    auto s = test::run_command(fmt::format("{} synth --out {} --count {} --size 16 --seed 2",
-                                           SKYSSL_PREP_EXE, f.survey.string(), rows));
-    REQUIRE_MESSAGE(s.status == 0, s.output);
+    test::write_synth_survey(f.survey, 2, rows, 16);
     test::embedding_file_spec spec;
     spec.source = f.survey.string();
     spec.spaces["backbone"] = {dim, data().backbone};
