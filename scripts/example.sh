@@ -4,7 +4,8 @@
 # draws a gallery of augmented views, pre-trains a narrow ResNet-18 with MoCo v2 on 2 ranks
 # (about 100 s on 2 idle cores), embeds the survey with it (skyssl-embed, 2 ranks) and
 # evaluates the frozen embeddings against random-init and raw-pixel baselines and a supervised
-# ResNet trained from scratch on the labels (skyssl-eval).
+# ResNet trained from scratch on the labels (skyssl-eval), and prints the command that serves
+# the run's similarity search (skyssl-serve, docs/serving.md).
 # Outputs go to example/ (override with SKYSSL_EXAMPLE_DIR). Ends with the evaluation table
 # (scripts/example_table.py, also written to example/example-table.md), naming the machine.
 #   bash scripts/example.sh                 # one run, train.seed = 1, in example/run/
@@ -59,3 +60,5 @@ done
 echo "== the evaluation table (also in $out/example-table.md)"
 /usr/bin/python3 "$root/scripts/example_table.py" "${runs[@]}" --out "$out/example-table.md"
 echo "== done: $out/gallery.png, ${runs[*]} (metrics.jsonl, weights.safetensors, embeddings.h5, eval/)"
+echo "== to search the run from a browser (http://127.0.0.1:8080/) or the JSON API (docs/serving.md):"
+echo "$bin/apps/serve/skyssl-serve --run-dir ${runs[0]} --index ${runs[0]}/embeddings.flat --listen 127.0.0.1:8080"

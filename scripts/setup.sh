@@ -19,6 +19,7 @@ packages=(
   libtrilinos-kokkos-dev
   libfmt-dev doctest-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libfaiss-dev libcfitsio-dev libpng-dev zlib1g-dev
+  libcpp-httplib-dev  # skyssl-serve
   python3 python3-h5py python3-torch python3-torchvision python3-numpy python3-matplotlib
   python3-yaml
   slurm-wlm munge shellcheck

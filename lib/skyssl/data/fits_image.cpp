@@ -2,6 +2,7 @@
 
 #include <fitsio.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <string>
@@ -10,7 +11,8 @@
 
 namespace skyssl::data {
 
-std::vector<float> read_fits_image(const std::filesystem::path& file, std::vector<long>& dims) {
+std::vector<float> read_fits_image(const std::filesystem::path& file, std::vector<long>& dims,
+                                   long max_values) {
   const std::string path = file.string();
   fitsfile* f = nullptr;
   int status = 0;
@@ -35,7 +37,15 @@ std::vector<float> read_fits_image(const std::filesystem::path& file, std::vecto
   dims.assign(static_cast<std::size_t>(naxis), 0);
   if (fits_get_img_size(f, naxis, dims.data(), &status)) fail("cannot read the image size");
   long n = 1;
-  for (long d : dims) n *= d;
+  for (long d : dims) {
+    // A header may claim any size: check before multiplying past the limit or allocating.
+    if (d <= 0 || (max_values > 0 && d > max_values / n)) {
+      status = 0;
+      fail(fmt::format("an image of {} axes of sizes {} is {}", naxis, fmt::join(dims, " x "),
+                       d <= 0 ? "empty" : fmt::format("over the limit of {} values", max_values)));
+    }
+    n *= d;
+  }
   std::vector<float> px(static_cast<std::size_t>(n));
   std::vector<long> first(static_cast<std::size_t>(naxis), 1);
   float nulval = std::nanf("");

@@ -21,7 +21,7 @@ std::string lower_ext(const std::filesystem::path& p) {
   return e;
 }
 
-torch::Tensor read_h5_cutout(const std::filesystem::path& path) {
+torch::Tensor read_h5_cutout(const std::filesystem::path& path, std::int64_t max_values) {
   namespace h5 = data::h5;
   std::lock_guard<std::recursive_mutex> g(h5::mutex());
   h5::quiet();
@@ -38,6 +38,15 @@ torch::Tensor read_h5_cutout(const std::filesystem::path& path) {
         fmt::format("cutout '{}': images has {} axes, expected (C, H, W) or (N, C, H, W)", p, nd));
   hsize_t dims[4] = {1, 1, 1, 1};
   H5Sget_simple_extent_dims(sp.get(), nd == 4 ? dims : dims + 1, nullptr);
+  if (max_values > 0) {
+    double values = 1;
+    for (const auto d : dims) values *= static_cast<double>(d);
+    if (values > static_cast<double>(max_values))
+      throw data_error(
+          fmt::format("cutout '{}': images of {} x {} x {} x {} are over the limit of "
+                      "{} values",
+                      p, dims[0], dims[1], dims[2], dims[3], max_values));
+  }
   auto out = torch::empty({static_cast<std::int64_t>(dims[0]), static_cast<std::int64_t>(dims[1]),
                            static_cast<std::int64_t>(dims[2]), static_cast<std::int64_t>(dims[3])},
                           torch::kFloat32);
@@ -49,16 +58,16 @@ torch::Tensor read_h5_cutout(const std::filesystem::path& path) {
 
 }  // namespace
 
-torch::Tensor read_cutout(const std::filesystem::path& path) {
+torch::Tensor read_cutout(const std::filesystem::path& path, std::int64_t max_values) {
   if (!std::filesystem::exists(path))
     throw data_error(fmt::format("cutout '{}' not found", path.string()));
   const auto ext = lower_ext(path);
   torch::Tensor images;
   if (ext == ".h5" || ext == ".hdf5") {
-    images = read_h5_cutout(path);
+    images = read_h5_cutout(path, max_values);
   } else if (ext == ".fits" || ext == ".fit" || ext == ".fz") {
     std::vector<long> dims;
-    auto px = data::read_fits_image(path, dims);
+    auto px = data::read_fits_image(path, dims, static_cast<long>(max_values));
     const std::int64_t c = dims.size() == 3 ? dims[2] : 1;
     images = torch::from_blob(px.data(), {1, c, dims[1], dims[0]}, torch::kFloat32).clone();
   } else {

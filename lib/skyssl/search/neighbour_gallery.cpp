@@ -12,13 +12,11 @@
 #include "skyssl/tiles/rgb_tiles.hpp"
 
 namespace skyssl::search {
-namespace {
 
-// The display: the run's augment section when given, else the survey's preset (as skyssl-prep
-// gallery chooses it), unstretched crops that rgb_canvas stretches.
-kernels::augment_config display_config(const gallery_request& g, const data::archive& ar) {
-  config cfg = g.run_dir.empty() ? config::from_string("", "gallery defaults")
-                                 : config::from_file(g.run_dir / "config.toml");
+kernels::augment_config display_config(const data::archive& ar,
+                                       const std::filesystem::path& run_dir) {
+  config cfg = run_dir.empty() ? config::from_string("", "gallery defaults")
+                               : config::from_file(run_dir / "config.toml");
   if (!cfg.has("augment.preset"))
     cfg.apply_override(std::string("augment.preset=\"") +
                        (ar.survey() == "sdss" || ar.channels() == 5 ? "sdss" : "decals") + "\"");
@@ -33,7 +31,13 @@ kernels::augment_config display_config(const gallery_request& g, const data::arc
   return c;
 }
 
-}  // namespace
+std::string tile_png(const torch::Tensor& image, const kernels::augment_config& display, int zoom) {
+  const auto crop = kernels::center_crop(display, image.unsqueeze(0).contiguous())[0].contiguous();
+  const int h = display.crop_h, w = display.crop_w;
+  tiles::rgb_canvas canvas(w * zoom, h * zoom);
+  canvas.paint(0, 0, crop.data_ptr<float>(), h, w, display, tiles::choose_rgb(display), zoom);
+  return canvas.png();
+}
 
 void write_neighbour_gallery(const gallery_request& g, const query_set& q, const neighbours& nn,
                              std::int64_t embedding_rows) {
@@ -44,7 +48,7 @@ void write_neighbour_gallery(const gallery_request& g, const query_set& q, const
     throw data_error(fmt::format(
         "--archive has {} rows, the embedding file {}: pass the archive it was embedded from",
         ar.size(), embedding_rows));
-  const auto c = display_config(g, ar);
+  const auto c = display_config(ar, g.run_dir);
   const int h = c.crop_h, w = c.crop_w;
   const int zoom = g.zoom > 0 ? g.zoom : std::max(1, (96 + h - 1) / h);
   const int gap = 6, cols = static_cast<int>(nn.k) + 1, rows = static_cast<int>(q.size());

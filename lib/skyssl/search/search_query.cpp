@@ -3,11 +3,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "kernels/augment_config.hpp"
-#include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/embed/cutout.hpp"
-#include "skyssl/model/weights.hpp"
+#include "skyssl/embed/cutout_embedder.hpp"
 
 namespace skyssl::search {
 namespace {
@@ -27,7 +25,7 @@ void add_row(query_set& q, const embed::embedding_reader& e, const std::string& 
 query_set resolve_queries(const query_request& r, const embed::embedding_reader& e,
                           const std::string& space) {
   query_set q;
-  const int d = e.dim(space);
+  e.dim(space);  // data_error naming the spaces there are when `space` is absent
   for (const auto row : r.rows) {
     if (row < 0 || row >= e.rows())
       throw data_error(
@@ -49,23 +47,9 @@ query_set resolve_queries(const query_request& r, const embed::embedding_reader&
     if (r.run_dir.empty())
       throw config_error(
           "--cutout needs --run-dir: the run whose encoder wrote the embedding file embeds it");
-    auto encoder = model::load_run_encoder(r.run_dir);
-    const auto arch = fmt::format("resnet{}", encoder->options().depth);
-    if (!e.arch().empty() && e.arch().find(arch) == std::string::npos)
-      throw data_error(fmt::format(
-          "'{}' holds embeddings of a {} model, --run-dir '{}' is a {}: embed with the same run",
-          e.path().string(), e.arch(), r.run_dir.string(), arch));
-    const config cfg = config::from_file(r.run_dir / "config.toml");
-    const auto augment = kernels::augment_config_from(cfg, "augment");
+    embed::cutout_embedder embedder(r.run_dir, e);
     const auto images = embed::read_cutout(r.cutout);
-    const auto v =
-        embed::embed_images(encoder, images, augment, space, fmt::format("cutout '{}'", r.cutout.string()))
-            .contiguous();
-    if (v.size(1) != d)
-      throw data_error(fmt::format(
-          "--run-dir '{}' embeds to {} dimensions, /{} of '{}' has {}: an embedding file of "
-          "another model",
-          r.run_dir.string(), v.size(1), space, e.path().string(), d));
+    const auto v = embedder.embed(images, space, fmt::format("cutout '{}'", r.cutout.string()));
     q.vectors.insert(q.vectors.end(), v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
     for (std::int64_t i = 0; i < v.size(0); ++i) {
       q.rows.push_back(-1);

@@ -237,6 +237,44 @@ neighbours similarity_index::search(const float* queries, std::int64_t n, std::i
   return out;
 }
 
+std::int64_t similarity_index::nprobe() const {
+  const auto* ivf = ivf_of(index_.get());
+  return ivf ? static_cast<std::int64_t>(ivf->nprobe) : 0;
+}
+
+std::int64_t similarity_index::nlist() const {
+  const auto* ivf = ivf_of(index_.get());
+  return ivf ? static_cast<std::int64_t>(ivf->nlist) : 0;
+}
+
+bool similarity_index::takes_nprobe_per_query() const {
+  return dynamic_cast<const faiss::IndexIVF*>(index_.get()) != nullptr;
+}
+
+neighbours similarity_index::search_nprobe(const float* queries, std::int64_t n, std::int64_t k,
+                                           std::int64_t nprobe) const {
+  const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index_.get());
+  if (!ivf)
+    throw config_error(fmt::format(
+        "nprobe: the '{}' index takes it only when loaded, not per query", description_));
+  if (k <= 0 || k > size())
+    throw error(
+        fmt::format("similarity search: k = {} must be in [1, {}] (index size)", k, size()));
+  faiss::SearchParametersIVF params;
+  params.nprobe = static_cast<std::size_t>(
+      std::clamp<std::int64_t>(nprobe, 1, static_cast<std::int64_t>(ivf->nlist)));
+  std::vector<float> q(queries, queries + n * dim_);
+  l2_normalise_rows(q, dim_, 0);
+  neighbours out;
+  out.k = k;
+  out.ids.resize(n * k);
+  out.scores.resize(n * k);
+  std::vector<faiss_id> ids(n * k);
+  ivf->search(n, q.data(), k, out.scores.data(), ids.data(), &params);
+  std::copy(ids.begin(), ids.end(), out.ids.begin());
+  return out;
+}
+
 void similarity_index::save(const std::filesystem::path& path) const {
   atomic_output out(path);  // a unique temporary, removed unless committed
   try {

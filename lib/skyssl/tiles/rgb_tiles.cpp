@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "kernels/reference.hpp"
 #include "skyssl/core/error.hpp"
@@ -58,19 +59,26 @@ void rgb_canvas::fill(int x0, int y0, int w, int h, const unsigned char rgb[3]) 
       for (int k = 0; k < 3; ++k) px_[(static_cast<std::size_t>(y) * w_ + x) * 3 + k] = rgb[k];
 }
 
-void rgb_canvas::write_png(const std::filesystem::path& path) const {
-  const std::string p = path.string();
-  atomic_output out(path);  // the PNG appears whole or not at all
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(out.temp_path().c_str(), "wb"), &std::fclose);
-  if (!f) throw error("cannot write PNG " + p);
+namespace {
+
+void append_bytes(png_structp png, png_bytep data, png_size_t n) {
+  static_cast<std::string*>(png_get_io_ptr(png))->append(reinterpret_cast<const char*>(data), n);
+}
+
+void flush_nothing(png_structp) {}
+
+}  // namespace
+
+std::string rgb_canvas::png() const {
+  std::string out;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
-  if (!info) throw error("libpng init failed for " + p);
+  if (!info) throw error("libpng init failed");
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_write_struct(&png, &info);
-    throw error("libpng failed writing " + p);
+    throw error("libpng failed encoding a PNG");
   }
-  png_init_io(png, f.get());
+  png_set_write_fn(png, &out, &append_bytes, &flush_nothing);
   png_set_IHDR(png, info, w_, h_, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);
@@ -78,10 +86,13 @@ void rgb_canvas::write_png(const std::filesystem::path& path) const {
     png_write_row(png, const_cast<png_bytep>(&px_[static_cast<std::size_t>(y) * w_ * 3]));
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
-  // fclose flushes stdio's buffer: a full disk shows here, not before.
-  const bool flushed = std::fflush(f.get()) == 0 && !std::ferror(f.get());
-  if (std::fclose(f.release()) != 0 || !flushed)
-    throw error(fmt::format("cannot write PNG '{}': {}", p, std::strerror(errno)));
+  return out;
+}
+
+void rgb_canvas::write_png(const std::filesystem::path& path) const {
+  const std::string bytes = png();
+  atomic_output out(path);  // the PNG appears whole or not at all; every write is checked
+  out.write(bytes);
   out.commit();
 }
 

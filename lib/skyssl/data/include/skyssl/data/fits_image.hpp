@@ -7,7 +7,9 @@
 namespace skyssl::data {
 
 // Pixels in FITS order (NAXIS1 = x fastest, so a 3-D image is (bands, height, width) row-major)
-// and dims = {NAXIS1, NAXIS2[, NAXIS3]}. archive_error naming the file and cfitsio's reason.
-std::vector<float> read_fits_image(const std::filesystem::path& path, std::vector<long>& dims);
+// and dims = {NAXIS1, NAXIS2[, NAXIS3]}. archive_error naming the file and cfitsio's reason,
+// or, before anything is allocated, the size when max_values > 0 and the image holds more.
+std::vector<float> read_fits_image(const std::filesystem::path& path, std::vector<long>& dims,
+                                   long max_values = 0);
 
 }  // namespace skyssl::data

@@ -4,6 +4,7 @@
 // the same space an embedding file holds.
 #include <torch/types.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -14,8 +15,9 @@ namespace skyssl::embed {
 
 // FITS (.fits, .fit, .fz; a primary image of 2 axes for one band or 3 for bands x height x
 // width) or HDF5 (.h5, .hdf5; dataset `images` of (N, C, H, W) or (C, H, W)). data_error
-// naming the file otherwise.
-torch::Tensor read_cutout(const std::filesystem::path& path);
+// naming the file otherwise, or, before allocating, when max_values > 0 and the file's images
+// hold more values (a header may claim any size; skyssl-serve bounds uploads so).
+torch::Tensor read_cutout(const std::filesystem::path& path, std::int64_t max_values = 0);
 
 // Centre crops of `images` through `encoder`: backbone features (space "backbone") or the
 // projection head's output ("projection"), raw (not normalised), (N, d). The crop needs

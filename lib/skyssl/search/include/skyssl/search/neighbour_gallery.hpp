@@ -4,6 +4,10 @@
 #include <filesystem>
 #include <string>
 
+#include <torch/types.h>
+
+#include "kernels/augment_config.hpp"
+#include "skyssl/data/archive.hpp"
 #include "skyssl/search/search_query.hpp"
 #include "skyssl/search/similarity_index.hpp"
 
@@ -15,6 +19,16 @@ struct gallery_request {
   std::filesystem::path run_dir;     // optional: its [augment] section sets crop and stretch
   int zoom = 0;                      // 0: tiles of at least 96 px
 };
+
+// The display: the run's [augment] section when run_dir is given, else the survey's preset (as
+// skyssl-prep gallery chooses it); centre crops of at most the archive's size, left unstretched
+// for rgb_canvas to stretch. config_error when the band counts differ.
+kernels::augment_config display_config(const data::archive& ar,
+                                       const std::filesystem::path& run_dir);
+
+// One (C, H, W) image as a PNG's bytes: its centre crop in the display's arcsinh RGB stretch,
+// each pixel drawn zoom x zoom (skyssl-serve's tiles, the same look as the gallery).
+std::string tile_png(const torch::Tensor& image, const kernels::augment_config& display, int zoom);
 
 // Query rows and neighbours are read from the archive (its row count must equal the
 // embedding file's: error naming both otherwise); cutout queries are shown from the cutout.

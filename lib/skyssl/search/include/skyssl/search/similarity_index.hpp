@@ -85,6 +85,18 @@ class similarity_index {
   neighbours search(const float* queries, std::int64_t n, std::int64_t k,
                     std::int64_t chunk_rows = 1 << 20) const;
 
+  // The IVF lists visited by search() (0 for an index without lists) and how many there are.
+  std::int64_t nprobe() const;
+  std::int64_t nlist() const;
+  // Whether search_nprobe() works: an IVF index not wrapped in a re-ranking (FAISS takes
+  // per-query parameters only there).
+  bool takes_nprobe_per_query() const;
+  // As search(), visiting `nprobe` lists (clamped to [1, nlist]) for these queries only:
+  // safe beside other searches, unlike set_search_options. config_error when
+  // !takes_nprobe_per_query().
+  neighbours search_nprobe(const float* queries, std::int64_t n, std::int64_t k,
+                           std::int64_t nprobe) const;
+
   // Writes the index to `path` (a temporary next to it, then renamed: no half-written file).
   void save(const std::filesystem::path& path) const;
   // Reads a file written by save(); error naming the file when it is not a FAISS index or

@@ -27,7 +27,9 @@ class rgb_canvas {
              const rgb_choice& rgb, int zoom);
   // A filled rectangle (frames, markers).
   void fill(int x0, int y0, int w, int h, const unsigned char rgb[3]);
-  // 8-bit RGB PNG; error naming the path when it cannot be written.
+  // The canvas as an 8-bit RGB PNG file's bytes.
+  std::string png() const;
+  // The same written to `path`; error naming the path when it cannot be written.
   void write_png(const std::filesystem::path& path) const;
 
  private:
