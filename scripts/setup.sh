@@ -18,7 +18,7 @@ packages=(
   libhdf5-openmpi-dev
   libtrilinos-kokkos-dev
   libfmt-dev doctest-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
-  libfaiss-dev libcfitsio-dev libpng-dev zlib1g-dev
+  libfaiss-dev libcfitsio-dev libpng-dev zlib1g-dev libcsv-dev
   python3 python3-h5py python3-torch python3-torchvision python3-numpy python3-matplotlib
   slurm-wlm munge shellcheck
 )

@@ -147,7 +147,8 @@ int main(int argc, char** argv) {
   app.add_option("--gallery", a.gallery, "write a PNG of each query and its neighbours");
   app.add_option("--archive", a.archive,
                  "archive the rows come from, for --gallery (default: the file's source)");
-  app.add_option("--zoom", a.zoom, "gallery pixel zoom (0: automatic)");
+  app.add_option("--zoom", a.zoom, "gallery pixel zoom (0: automatic)")
+      ->check(CLI::Range(0, eval::max_gallery_zoom));
   CLI11_PARSE(app, argc, argv);
   try {
     kernels::kokkos_scope kokkos;

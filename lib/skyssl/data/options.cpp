@@ -39,6 +39,7 @@ data_options parse_data_options(const skyssl::config& cfg, const std::string& se
   o.reader.nonfinite =
       parse_nonfinite_policy(p + "nonfinite", cfg.get_string(p + "nonfinite", "error"));
   o.archive.direct_reads = cfg.get_bool(p + "direct_reads", true);
+  o.archive.allow_external = cfg.get_bool(p + "allow_external", false);
   return o;
 }
 

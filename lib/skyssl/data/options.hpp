@@ -10,6 +10,7 @@
 //   data.read_threads = 2                   (reads in flight per batch, 1-64)
 //   data.direct_reads = true                (pread at file offsets where the layout allows)
 //   data.nonfinite   = "error" | "zero" | "skip"   (what a NaN/Inf pixel does)
+//   data.allow_external = false             (follow external links/storage, virtual datasets)
 #include <string>
 
 #include "skyssl/data/archive.hpp"

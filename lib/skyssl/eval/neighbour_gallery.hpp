@@ -9,11 +9,13 @@
 
 namespace skyssl::eval {
 
+constexpr int max_gallery_zoom = 64;  // a zoom beyond it only makes the PNG bigger
+
 struct gallery_request {
   std::filesystem::path out;
   std::vector<std::string> archive;  // the archive the embedding file's rows are rows of
   std::filesystem::path run_dir;     // optional: its [augment] section sets crop and stretch
-  int zoom = 0;                      // 0: tiles of at least 96 px
+  int zoom = 0;                      // 0: tiles of at least 96 px; else 1..max_gallery_zoom
 };
 
 // Query rows and neighbours are read from the archive (its row count must equal the
