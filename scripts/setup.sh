@@ -21,6 +21,8 @@ packages=(
   libfaiss-dev libcfitsio-dev libpng-dev zlib1g-dev libcsv-dev
   python3 python3-h5py python3-torch python3-torchvision python3-numpy python3-matplotlib
   slurm-wlm munge shellcheck
+  # libFuzzer harnesses (tests/fuzz, scripts/fuzz.sh): clang with its sanitizer runtimes
+  clang-14 libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -26,13 +26,15 @@ constexpr const char* config_file = "config.toml";
 constexpr const char* tmp_prefix = ".tmp-";
 constexpr const char* trash_prefix = ".trash-";
 
-// "ckpt-<n>" -> n, or -1.
+// "ckpt-<n>" -> n, or -1 (also for a number past int64: a long digit name overflowed before;
+// tests/fuzz/checkpoint/corpus/long_step_name holds one).
 std::int64_t step_of(const std::string& name) {
   if (name.rfind("ckpt-", 0) != 0 || name.size() == 5) return -1;
   std::int64_t v = 0;
   for (std::size_t i = 5; i < name.size(); ++i) {
     if (name[i] < '0' || name[i] > '9') return -1;
-    v = v * 10 + (name[i] - '0');
+    if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, name[i] - '0', &v))
+      return -1;
   }
   return v;
 }
