@@ -5,9 +5,10 @@
 # each). Builds tests/fuzz with clang-14 (-fsanitize=fuzzer,address,undefined) into build-fuzz/
 # (SKYSSL_FUZZ_BUILD), then runs the target on its seed corpus (tests/fuzz/<target>/corpus, only
 # read) plus the inputs it found before (build-fuzz/corpus/<target>, where new ones go), with a
-# 2 GB memory limit and a 10 s per-input timeout. A finding (crash, sanitizer report, leak,
-# out-of-memory, timeout) is saved under build-fuzz/findings/<target>/ and the script exits 1:
-# turn it into a regression test (corpus file + unit test). Prints runs and corpus size per target.
+# 2 GB memory limit and a 30 s per-input timeout (generous: the machine may be shared). A
+# finding (crash, sanitizer report, leak, out-of-memory, timeout) is saved under
+# build-fuzz/findings/<target>/ and the script exits 1: turn it into a regression test (corpus
+# file + unit test). Prints runs and corpus size per target.
 #   SKYSSL_JOBS       compile jobs (default 2)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -65,7 +66,7 @@ for t in "${targets[@]}"; do
   log=$build/$t.log
   rc=0
   TMPDIR=$scratch "$build/fuzz_$t" -max_total_time="$seconds" -rss_limit_mb=2048 \
-    -malloc_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$findings/" \
+    -malloc_limit_mb=2048 -timeout=30 -print_final_stats=1 -artifact_prefix="$findings/" \
     "$@" "$work" "$root/tests/fuzz/$t/corpus" >"$log" 2>&1 || rc=$?
   rm -rf "$scratch"
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

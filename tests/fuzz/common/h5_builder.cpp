@@ -91,11 +91,15 @@ bool h5_builder::dataset(hid_t loc, const char* name, std::vector<hsize_t> dims,
   bool overflow = false;
   for (const auto d : dims) overflow = overflow || __builtin_mul_overflow(total, d, &total);
   const int layout = in_.ConsumeIntegralInRange<int>(0, 3);
+  std::uint64_t chunk_bytes = 0;  // 0: not chunked
   if (layout == 1 || layout == 2) {
     std::vector<hsize_t> chunk(dims.size());
-    for (std::size_t k = 0; k < dims.size(); ++k)
+    chunk_bytes = H5Tget_size(ty);
+    for (std::size_t k = 0; k < dims.size(); ++k) {
       chunk[k] = std::max<hsize_t>(
           1, std::min<hsize_t>(dims[k], in_.ConsumeIntegralInRange<hsize_t>(1, 16)));
+      chunk_bytes *= chunk[k];
+    }
     H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
     if (layout == 2) H5Pset_deflate(dcpl, 1);
   } else if (layout == 3 && !overflow && total < 16000) {
@@ -111,7 +115,10 @@ bool h5_builder::dataset(hid_t loc, const char* name, std::vector<hsize_t> dims,
       hsize_t rows = dims[0];
       std::uint64_t row_bytes = total / std::max<hsize_t>(dims[0], 1);
       if (write == 2) rows = in_.ConsumeIntegralInRange<hsize_t>(0, dims[0]);
-      if (rows > 0 && row_bytes > 0 && rows * row_bytes <= max_written_bytes) {
+      // Bounded work for the generator itself: at most 4096 chunks written (HDF5 writes many
+      // tiny deflated chunks slowly, which a timeout would report as a hang of the reader).
+      const bool few_chunks = chunk_bytes == 0 || rows * row_bytes / chunk_bytes <= 4096;
+      if (rows > 0 && row_bytes > 0 && rows * row_bytes <= max_written_bytes && few_chunks) {
         std::string buf = in_.ConsumeBytesAsString(rows * row_bytes);
         buf.resize(rows * row_bytes, '\x3f');
         std::vector<hsize_t> start(dims.size(), 0), count = dims;
