@@ -20,11 +20,14 @@ packages=(
   libfmt-dev doctest-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libfaiss-dev libcfitsio-dev libpng-dev zlib1g-dev
   libcpp-httplib-dev  # skyssl-serve
+  libfaiss-dev libcfitsio-dev libpng-dev zlib1g-dev libcsv-dev
   python3 python3-h5py python3-torch python3-torchvision python3-numpy python3-matplotlib
   python3-yaml
   slurm-wlm munge shellcheck
   # tests/cluster and scripts/cluster.sh: emulated hosts (ip netns, veth, bridge, tc netem)
   iproute2
+  # libFuzzer harnesses (tests/fuzz, scripts/fuzz.sh): clang with its sanitizer runtimes
+  clang-14 libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -16,6 +16,7 @@
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
 #include "skyssl/core/surveys.hpp"
+#include "skyssl/data/catalog_csv.hpp"
 #include "skyssl/data/fits_image.hpp"
 #include "skyssl/core/durable_file.hpp"
 #include "skyssl/data/writer.hpp"
@@ -50,66 +51,31 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-struct catalog {
-  std::vector<std::string> columns;
-  std::vector<std::vector<std::string>> rows;
-};
-
-catalog read_csv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw archive_error(fmt::format("catalogue '{}' cannot be read", path));
-  catalog c;
-  std::string line;
-  int lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.find_first_not_of(" \t\r") == std::string::npos || line[0] == '#') continue;
-    if (line.find('"') != std::string::npos)
-      throw data_error(
-          fmt::format("catalogue '{}' line {}: quoted values are not supported", path, lineno));
-    auto cells = split(line, ',');
-    if (c.columns.empty()) {
-      c.columns = cells;
-      continue;
-    }
-    if (cells.size() != c.columns.size())
-      throw data_error(
-          fmt::format("catalogue '{}' line {}: {} values, but the header has {} columns", path,
-                      lineno, cells.size(), c.columns.size()));
-    c.rows.push_back(std::move(cells));
-  }
-  if (c.columns.empty()) throw data_error(fmt::format("catalogue '{}' has no header line", path));
-  if (c.rows.empty()) throw data_error(fmt::format("catalogue '{}' has no rows", path));
-  return c;
-}
-
-bool parse_number(const std::string& s, double& v, bool& integer) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  v = std::strtod(s.c_str(), &end);
-  if (end != s.c_str() + s.size()) {
-    const std::string lower = s;
-    if (s == "nan" || s == "NaN") {
-      v = std::nan("");
-      integer = false;
-      return true;
-    }
-    return false;
-  }
-  integer = s.find_first_of(".eE") == std::string::npos && s.find("inf") == std::string::npos;
-  return true;
-}
-
 std::string substitute(std::string pattern, const std::string& key, const std::string& value) {
   for (auto p = pattern.find(key); p != std::string::npos; p = pattern.find(key, p + value.size()))
     pattern.replace(p, key.size(), value);
   return pattern;
 }
 
+// The cutout file of one catalogue row, which must stay inside --dir: a name from a catalogue
+// (someone else's file) must not reach "../../etc/passwd" or an absolute path.
+fs::path cutout_path(const fits_args& a, const data::catalog& cat, std::size_t row,
+                     const std::string& name) {
+  const fs::path rel(name);
+  bool escapes = rel.has_root_path() || rel.empty();
+  for (const auto& part : rel) escapes = escapes || part == "..";
+  if (escapes)
+    throw data_error(fmt::format(
+        "catalogue '{}' data row {} (line {}): the cutout name '{}' is empty, absolute or leaves "
+        "--dir with '..'",
+        cat.source, row + 1, cat.lines[row], name));
+  return fs::path(a.dir) / rel;
+}
+
 void run_from_fits(const fits_args& a) {
   if (log::world() > 1) throw config_error("from-fits runs on one rank (start it without mpirun)");
   refuse_output_over_input(a.out, {a.catalog}, "--out");
-  const auto cat = read_csv(a.catalog);
+  const auto cat = data::read_catalog_csv(a.catalog);
   const auto id_it = std::find(cat.columns.begin(), cat.columns.end(), a.id_column);
   if (id_it == cat.columns.end())
     throw data_error(fmt::format("catalogue '{}' has no column '{}' (columns: {})", a.catalog,
@@ -120,33 +86,17 @@ void run_from_fits(const fits_args& a) {
     if (!b.empty()) bands.push_back(b);
   const bool per_band = a.pattern.find("{band}") != std::string::npos;
 
-  // Column types and values, with the line of any bad value.
-  std::vector<std::vector<double>> values(cat.columns.size());
-  std::vector<bool> integer(cat.columns.size(), true);
-  bool id_numeric = true;
-  for (std::size_t r = 0; r < cat.rows.size(); ++r) {
-    for (std::size_t c = 0; c < cat.columns.size(); ++c) {
-      double v = 0;
-      bool is_int = false;
-      if (!parse_number(cat.rows[r][c], v, is_int)) {
-        if (c == id_col) {
-          id_numeric = false;
-          continue;
-        }
-        throw data_error(
-            fmt::format("catalogue '{}' data row {}: column '{}' value '{}' is not a number",
-                        a.catalog, r + 1, cat.columns[c], cat.rows[r][c]));
-      }
-      values[c].push_back(v);
-      integer[c] = integer[c] && is_int;
-    }
-  }
+  // Column types and values; integer columns (64-bit ids) exact, bad values named by row.
+  std::vector<data::catalog_column> values;
+  for (std::size_t c = 0; c < cat.columns.size(); ++c)
+    values.push_back(data::type_column(cat, c, c == id_col));
+  const bool id_numeric = values[id_col].type != data::catalog_column::text;
   const std::int64_t n = static_cast<std::int64_t>(cat.rows.size());
   int C = 0, H = 0, W = 0;
   auto load = [&](std::size_t r, std::vector<float>& out) {
     const auto& id = cat.rows[r][id_col];
     if (!per_band) {
-      const auto path = (fs::path(a.dir) / substitute(a.pattern, "{id}", id)).string();
+      const auto path = cutout_path(a, cat, r, substitute(a.pattern, "{id}", id)).string();
       std::vector<long> dims;
       out = data::read_fits_image(path, dims);
       const int c = dims.size() == 3 ? static_cast<int>(dims[2]) : 1;
@@ -165,7 +115,8 @@ void run_from_fits(const fits_args& a) {
     out.clear();
     for (const auto& b : bands) {
       const auto path =
-          (fs::path(a.dir) / substitute(substitute(a.pattern, "{id}", id), "{band}", b)).string();
+          cutout_path(a, cat, r, substitute(substitute(a.pattern, "{id}", id), "{band}", b))
+              .string();
       std::vector<long> dims;
       auto px = data::read_fits_image(path, dims);
       if (dims.size() != 2)
@@ -202,9 +153,9 @@ void run_from_fits(const fits_args& a) {
     if (c == id_col && !id_numeric) continue;
     const auto& name =
         c == id_col && cat.columns[c] == "id" ? std::string("objid") : cat.columns[c];
-    const auto t = integer[c]                        ? data::field_type::i64
-                   : (name == "ra" || name == "dec") ? data::field_type::f64
-                                                     : data::field_type::f32;
+    const auto t = values[c].type == data::catalog_column::integer ? data::field_type::i64
+                   : (name == "ra" || name == "dec")               ? data::field_type::f64
+                                                                   : data::field_type::f32;
     wo.fields.push_back({name, t});
   }
   data::archive_writer w(wo);
@@ -216,10 +167,9 @@ void run_from_fits(const fits_args& a) {
   for (std::size_t c = 0; c < cat.columns.size(); ++c) {
     if (c == id_col && !id_numeric) continue;
     const auto& spec = wo.fields[fi++];
-    const auto& v = values[c];
+    const auto& v = values[c].reals;
     if (spec.type == data::field_type::i64) {
-      std::vector<std::int64_t> iv(v.begin(), v.end());
-      w.write_field(spec.name, 0, n, iv.data());
+      w.write_field(spec.name, 0, n, values[c].ints.data());
     } else if (spec.type == data::field_type::f64) {
       w.write_field(spec.name, 0, n, v.data());
     } else {

@@ -84,9 +84,9 @@ void run_gallery(const gallery_args& a) {
   const int h = c.crop_h, w = c.crop_w;
   const int zoom = a.zoom > 0 ? a.zoom : std::max(1, (96 + h - 1) / h);
   const int gap = 4, cols = a.views + 1;
-  const int cw = cols * w * zoom + (cols + 1) * gap,
-            ch = static_cast<int>(n) * (h * zoom + gap) + gap;
-  tiles::rgb_canvas canvas(cw, ch);
+  // In 64 bits, checked by the canvas before it allocates; positions below then fit an int.
+  tiles::rgb_canvas canvas(std::int64_t{cols} * w * zoom + (cols + 1) * gap,
+                          n * (std::int64_t{h} * zoom + gap) + gap);
   const auto rgb = tiles::choose_rgb(c);
   for (std::int64_t i = 0; i < n; ++i)
     for (int k = 0; k < cols; ++k) {
@@ -110,7 +110,8 @@ command add_gallery(CLI::App& app) {
   app.add_option("--views", a->views, "augmented views per galaxy")->check(CLI::Range(1, 64));
   app.add_option("--first", a->first, "first archive row");
   app.add_option("--seed", a->seed, "augmentation seed");
-  app.add_option("--zoom", a->zoom, "pixel zoom (0 = automatic)");
+  app.add_option("--zoom", a->zoom, "pixel zoom (0 = automatic)")
+      ->check(CLI::Range(0, tiles::max_gallery_zoom));
   apps::add_config_flags(app, a->sources);
   return [a] {
     kernels::kokkos_scope kokkos;

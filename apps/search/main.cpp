@@ -24,6 +24,7 @@
 #include "skyssl/search/neighbour_gallery.hpp"
 #include "skyssl/search/search_index.hpp"
 #include "skyssl/search/search_query.hpp"
+#include "skyssl/tiles/rgb_tiles.hpp"
 
 namespace fs = std::filesystem;
 using namespace skyssl;
@@ -156,7 +157,8 @@ int main(int argc, char** argv) {
   app.add_option("--gallery", a.gallery, "write a PNG of each query and its neighbours");
   app.add_option("--archive", a.archive,
                  "archive the rows come from, for --gallery (default: the file's source)");
-  app.add_option("--zoom", a.zoom, "gallery pixel zoom (0: automatic)");
+  app.add_option("--zoom", a.zoom, "gallery pixel zoom (0: automatic)")
+      ->check(CLI::Range(0, tiles::max_gallery_zoom));
   CLI11_PARSE(app, argc, argv);
   std::unique_ptr<dist::communicator> comm;
   return apps::guarded_main("skyssl-search", comm, [&] {

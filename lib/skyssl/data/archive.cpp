@@ -130,25 +130,80 @@ std::string layout_of(hid_t dset) {
   }
 }
 
-std::vector<dataset_info> list_datasets(hid_t file, const std::string& path) {
-  std::vector<std::string> names;
-  auto cb = [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
-    static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+// Where a dataset's bytes live, when not in this file: "" if they are in it.
+std::string external_storage(hid_t dset) {
+  h5::handle dcpl(H5Dget_create_plist(dset));
+  if (H5Pget_layout(dcpl.get()) == H5D_VIRTUAL)
+    return "it is a virtual dataset (data from other files)";
+  if (H5Pget_external_count(dcpl.get()) > 0) return "its raw data is stored in external files";
+  return "";
+}
+
+// The root group's datasets. External links, external raw storage and virtual datasets read
+// other local files: refused unless `allow_external` (data.allow_external = true).
+std::vector<dataset_info> list_datasets(hid_t file, const std::string& path, bool allow_external) {
+  struct link {
+    std::string name;
+    H5L_type_t type;
+  };
+  std::vector<link> links;
+  auto cb = [](hid_t, const char* name, const H5L_info_t* info, void* data) -> herr_t {
+    static_cast<std::vector<link>*>(data)->push_back({name, info->type});
     return 0;
   };
-  h5::check_status(H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, nullptr, cb, &names),
+  h5::check_status(H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, nullptr, cb, &links),
                    fmt::format("archive file '{}': cannot list its datasets", path));
   std::vector<dataset_info> out;
-  for (const auto& n : names) {
+  for (const auto& [n, type] : links) {
+    // A soft link may lead through an external link in a group: only hard links are safe.
+    if (type != H5L_TYPE_HARD && !allow_external)
+      throw archive_error(fmt::format(
+          "archive file '{}': '{}' is {} link, which can lead to another file; refused unless "
+          "data.allow_external = true",
+          path, n, type == H5L_TYPE_SOFT ? "a soft" : "an external"));
     H5O_info_t oi;
     if (H5Oget_info_by_name(file, n.c_str(), &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_DATASET)
       continue;
     h5::handle d(H5Dopen2(file, n.c_str(), H5P_DEFAULT));
     if (!d) continue;
+    if (const auto where = external_storage(d.get()); !where.empty() && !allow_external)
+      throw archive_error(fmt::format(
+          "archive file '{}': dataset '{}': {}; refused unless data.allow_external = true", path, n,
+          where));
     h5::handle t(H5Dget_type(d.get()));
     out.push_back({n, h5::type_name(t.get()), dataset_shape(d.get()), layout_of(d.get())});
   }
   return out;
+}
+
+// The image shape in 64 bits, checked before anything is sized from it: C, H, W at least 1
+// and in int range; a row's pixels within what the file could hold (its bytes times deflate's
+// largest ratio, ~1032:1); rows at most 64 per byte of the file (a sparse archive being filled
+// may declare far more rows than it stores, but not 2^62 from a few kilobytes: per-row
+// bookkeeping of the tools stays proportional to the file).
+void check_image_shape(const std::vector<std::int64_t>& shape, std::uint64_t file_bytes,
+                       const std::string& path, const std::string& name) {
+  auto bad = [&](const std::string& why) {
+    return archive_error(fmt::format("archive file '{}': dataset '{}' has shape {}: {}", path, name,
+                                     fmt::format("{}", fmt::join(shape, "x")), why));
+  };
+  constexpr std::int64_t max_dim = 2147483647;
+  for (std::size_t k = 1; k < 4; ++k)
+    if (shape[k] < 1 || shape[k] > max_dim)
+      throw bad("channels, height and width must each be between 1 and 2^31-1");
+  std::uint64_t pixels = 1;
+  for (std::size_t k = 1; k < 4; ++k)
+    if (__builtin_mul_overflow(pixels, static_cast<std::uint64_t>(shape[k]), &pixels))
+      throw bad("a row's pixel count overflows 64 bits");
+  constexpr std::uint64_t max_ratio = 1100;
+  if (pixels > std::max<std::uint64_t>(file_bytes, 1) * max_ratio)
+    throw bad(
+        fmt::format("a row of {} pixels cannot come from a file of {} bytes", pixels, file_bytes));
+  const auto rows = static_cast<std::uint64_t>(shape[0]);
+  std::uint64_t total = 0;
+  if (__builtin_mul_overflow(rows, pixels, &total) || total > (std::uint64_t{1} << 62) ||
+      rows / 64 > file_bytes)
+    throw bad(fmt::format("{} rows is absurd for a file of {} bytes", rows, file_bytes));
 }
 
 // Raises the soft limit on open files towards the hard one when an archive needs more.
@@ -229,7 +284,7 @@ archive::archive(const archive_options& options)
     file_info info;
     info.path = path;
     info.first_row = size_;
-    info.datasets = list_datasets(st->file.get(), path);
+    info.datasets = list_datasets(st->file.get(), path, options.allow_external);
     const auto it = std::find_if(info.datasets.begin(), info.datasets.end(),
                                  [&](const dataset_info& d) { return d.name == images_name_; });
     if (it == info.datasets.end()) {
@@ -255,6 +310,8 @@ archive::archive(const archive_options& options)
             path, images_name_, it->dtype));
     }
     info.image_dtype = it->dtype;
+    check_image_shape(it->shape, static_cast<std::uint64_t>(fs::file_size(path)), path,
+                      images_name_);
     info.rows = it->shape[0];
     const int c = static_cast<int>(it->shape[1]), h = static_cast<int>(it->shape[2]),
               w = static_cast<int>(it->shape[3]);
@@ -409,7 +466,8 @@ archive::archive(const archive_options& options)
         "archive: '{}' of {} file(s) is read through HDF5 selections, not direct reads: {} "
         "(first: '{}')",
         images_name_, fb.first, reason, fb.second);
-  for (const auto& [canonical, name] : field_map_) {
+  for (const auto& [canonical, mapped] : field_map_) {
+    const std::string& name = mapped;  // C++17: a lambda cannot capture a structured binding
     for (const auto& info : infos_) {
       const bool found = std::any_of(info.datasets.begin(), info.datasets.end(),
                                      [&](const dataset_info& d) { return d.name == name; });

@@ -49,6 +49,7 @@ data_options data_options_from(const skyssl::config& cfg, const std::string& sec
   if (o.cache.limit_gb < 0)
     throw config_error(fmt::format(
         "{}cache_limit_gb must be >= 0 (0: the memory available), got {}", p, o.cache.limit_gb));
+  o.archive.allow_external = cfg.get_bool(p + "allow_external", false);
   return o;
 }
 

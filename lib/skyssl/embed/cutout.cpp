@@ -30,7 +30,18 @@ torch::Tensor read_h5_cutout(const std::filesystem::path& path, std::int64_t max
   if (!f) throw data_error(fmt::format("cutout '{}' is not an HDF5 file", p));
   if (H5Lexists(f.get(), "images", H5P_DEFAULT) <= 0)
     throw data_error(fmt::format("cutout '{}' has no dataset 'images'", p));
+  // Pixels stored in this file only: a link or foreign storage could read any local file.
+  H5L_info_t link{};
+  if (H5Lget_info(f.get(), "images", &link, H5P_DEFAULT) < 0 || link.type != H5L_TYPE_HARD)
+    throw data_error(fmt::format("cutout '{}': 'images' is a link, not a dataset stored here", p));
   h5::handle d(H5Dopen2(f.get(), "images", H5P_DEFAULT));
+  if (!d) throw data_error(fmt::format("cutout '{}': 'images' cannot be opened", p));
+  {
+    h5::handle dcpl(H5Dget_create_plist(d.get()));
+    if (H5Pget_layout(dcpl.get()) == H5D_VIRTUAL || H5Pget_external_count(dcpl.get()) > 0)
+      throw data_error(
+          fmt::format("cutout '{}': 'images' keeps its data in other files; refused", p));
+  }
   h5::handle sp(H5Dget_space(d.get()));
   const int nd = H5Sget_simple_extent_ndims(sp.get());
   if (nd != 3 && nd != 4)
@@ -38,15 +49,26 @@ torch::Tensor read_h5_cutout(const std::filesystem::path& path, std::int64_t max
         fmt::format("cutout '{}': images has {} axes, expected (C, H, W) or (N, C, H, W)", p, nd));
   hsize_t dims[4] = {1, 1, 1, 1};
   H5Sget_simple_extent_dims(sp.get(), nd == 4 ? dims : dims + 1, nullptr);
-  if (max_values > 0) {
-    double values = 1;
-    for (const auto d : dims) values *= static_cast<double>(d);
-    if (values > static_cast<double>(max_values))
+  // Sized from the header only after a 64-bit check against the file's size (a sparse dataset
+  // can declare 2^62 pixels in a few kilobytes; deflate's largest ratio is ~1032:1).
+  std::uint64_t pixels = 1;
+  bool overflow = false;
+  for (const hsize_t v : dims) {
+    if (v == 0 || v > 2147483647ULL)
       throw data_error(
-          fmt::format("cutout '{}': images of {} x {} x {} x {} are over the limit of "
-                      "{} values",
-                      p, dims[0], dims[1], dims[2], dims[3], max_values));
+          fmt::format("cutout '{}': images has an axis of {} (1 to 2^31-1 allowed)", p, v));
+    overflow = overflow || __builtin_mul_overflow(pixels, v, &pixels);
   }
+  const std::uint64_t file_bytes = std::filesystem::file_size(path);
+  if (overflow || pixels > std::max<std::uint64_t>(file_bytes, 1) * 1100 / 4)
+    throw data_error(fmt::format(
+        "cutout '{}': images declares {}x{}x{}x{} pixels, more than a file of {} bytes holds", p,
+        dims[0], dims[1], dims[2], dims[3], file_bytes));
+  if (max_values > 0 && pixels > static_cast<std::uint64_t>(max_values))
+    throw data_error(
+        fmt::format("cutout '{}': images of {} x {} x {} x {} are over the limit of "
+                    "{} values",
+                    p, dims[0], dims[1], dims[2], dims[3], max_values));
   auto out = torch::empty({static_cast<std::int64_t>(dims[0]), static_cast<std::int64_t>(dims[1]),
                            static_cast<std::int64_t>(dims[2]), static_cast<std::int64_t>(dims[3])},
                           torch::kFloat32);
@@ -67,7 +89,7 @@ torch::Tensor read_cutout(const std::filesystem::path& path, std::int64_t max_va
     images = read_h5_cutout(path, max_values);
   } else if (ext == ".fits" || ext == ".fit" || ext == ".fz") {
     std::vector<long> dims;
-    auto px = data::read_fits_image(path, dims, static_cast<long>(max_values));
+    auto px = data::read_fits_image(path, dims, max_values);
     const std::int64_t c = dims.size() == 3 ? dims[2] : 1;
     images = torch::from_blob(px.data(), {1, c, dims[1], dims[0]}, torch::kFloat32).clone();
   } else {

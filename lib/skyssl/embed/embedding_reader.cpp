@@ -18,6 +18,13 @@ namespace {
 namespace h5 = data::h5;
 using lock = std::lock_guard<std::recursive_mutex>;
 constexpr std::int64_t slab_rows = 1 << 20;
+// Bounds on what a file's header may declare, checked before anything is sized from it (see
+// docs/evaluation.md): widths up to 2^20, rows up to 64 per byte of the file (an embedding being
+// written is sparse until done, but not 2^62 rows from a few kilobytes), and data read whole at
+// most 1100 times the file's size (deflate's largest ratio is ~1032:1).
+constexpr std::uint64_t max_width = 1 << 20;
+constexpr std::uint64_t max_rows_per_byte = 64;
+constexpr std::uint64_t max_inflation = 1100;
 
 bool read_int_attr(hid_t obj, const char* name, long long& out) {
   if (H5Aexists(obj, name) <= 0) return false;
@@ -59,6 +66,7 @@ embedding_reader::embedding_reader(const std::filesystem::path& path)
   if (!s_->file)
     throw data_error(fmt::format("'{}' is not an HDF5 file ({})", file, h5::last_error()));
   const hid_t f = s_->file.get();
+  file_bytes_ = std::filesystem::file_size(path);
   long long marker = 0;
   if (!read_int_attr(f, "skyssl_embedding", marker) || marker != 1)
     throw data_error(fmt::format(
@@ -88,6 +96,10 @@ embedding_reader::embedding_reader(const std::filesystem::path& path)
           fmt::format("'{}': /{} must be a 2-D float dataset (rows, dim)", file, name));
     H5Sget_simple_extent_dims(sp.get(), dims, nullptr);
     if (dims[1] == 0) throw data_error(fmt::format("'{}': /{} has 0 columns", file, name));
+    if (dims[1] > max_width || dims[0] / max_rows_per_byte > file_bytes_)
+      throw data_error(
+          fmt::format("'{}': /{} declares {} rows of {} values, absurd for a file of {} bytes",
+                      file, name, dims[0], dims[1], file_bytes_));
     check_rows(static_cast<std::int64_t>(dims[0]), std::string("/") + name);
     s_->dims[name] = static_cast<int>(dims[1]);
     (std::string(name) == "backbone" ? header_.backbone_dim : header_.projection_dim) =
@@ -131,6 +143,11 @@ embedding_reader::embedding_reader(const std::filesystem::path& path)
         continue;  // strings and the like are not id fields
       hsize_t n = 0;
       H5Sget_simple_extent_dims(sp.get(), &n, nullptr);
+      if (n / max_rows_per_byte > file_bytes_)
+        throw data_error(
+            fmt::format("'{}': /fields/{} declares {} rows, absurd for a file of {} "
+                        "bytes",
+                        file, name, n, file_bytes_));
       check_rows(static_cast<std::int64_t>(n), std::string("/fields/") + name);
       s_->integer_field[name] = cls == H5T_INTEGER;
       s_->fields[name] = std::move(d);
@@ -217,6 +234,12 @@ void embedding_reader::require_complete() const {
 torch::Tensor embedding_reader::read_all(const std::string& space) const {
   const int d = dim(space);
   require_complete();
+  // rows and d are bounded by the constructor, so the product cannot overflow.
+  const auto bytes = static_cast<std::uint64_t>(rows_) * static_cast<std::uint64_t>(d) * 4;
+  if (bytes > std::max<std::uint64_t>(file_bytes_, 1) * max_inflation)
+    throw data_error(fmt::format(
+        "'{}': /{} declares {} bytes of embeddings, more than a file of {} bytes can hold",
+        path_.string(), space, bytes, file_bytes_));
   auto out = torch::empty({rows_, d}, torch::kFloat32);
   read(space, 0, rows_, out.data_ptr<float>());
   return out;

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/model/safetensors_header.hpp"
 
 namespace skyssl::model {
 namespace {
@@ -75,42 +76,12 @@ std::size_t write_safetensors(const named_tensors& tensors, const string_map& me
 
 tensor_map parse_safetensors(const std::string& bytes, const std::string& source,
                              string_map* metadata) {
-  auto bad = [&](const std::string& why) {
-    return error(fmt::format("'{}' is not a valid safetensors file: {}", source, why));
-  };
-  if (bytes.size() < 8) throw bad(fmt::format("{} bytes, shorter than its header", bytes.size()));
-  std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
-  if (n > bytes.size() - 8)
-    throw bad(fmt::format("header of {} bytes in a file of {} (truncated?)", n, bytes.size()));
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<long>(n));
-  } catch (const nlohmann::json::exception& e) {
-    throw bad(fmt::format("header is not JSON ({})", e.what()));
-  }
-  const std::uint64_t data_start = 8 + n, data_size = bytes.size() - data_start;
+  // Every size below was checked against the file's size by the header parser.
   tensor_map out;
-  for (const auto& [name, entry] : header.items()) {
-    if (name == "__metadata__") {
-      if (metadata)
-        for (const auto& [k, v] : entry.items()) (*metadata)[k] = v.get<std::string>();
-      continue;
-    }
-    try {
-      const auto type = type_of(entry.at("dtype").get<std::string>(), source);
-      const auto shape = entry.at("shape").get<std::vector<std::int64_t>>();
-      const auto off = entry.at("data_offsets").get<std::vector<std::uint64_t>>();
-      auto t = torch::empty(shape, torch::TensorOptions().dtype(type));
-      const auto want = static_cast<std::uint64_t>(t.numel()) * t.element_size();
-      if (off.size() != 2 || off[1] < off[0] || off[1] - off[0] != want || off[1] > data_size)
-        throw bad(fmt::format("tensor '{}' has data offsets outside the file or of the wrong size",
-                              name));
-      std::memcpy(t.data_ptr(), bytes.data() + data_start + off[0], want);
-      out.emplace(name, std::move(t));
-    } catch (const nlohmann::json::exception& e) {
-      throw bad(fmt::format("entry '{}': {}", name, e.what()));
-    }
+  for (const auto& e : parse_safetensors_header(bytes.data(), bytes.size(), source, metadata)) {
+    auto t = torch::empty(e.shape, torch::TensorOptions().dtype(type_of(e.dtype, source)));
+    std::memcpy(t.data_ptr(), bytes.data() + e.begin, e.bytes);
+    out.emplace(e.name, std::move(t));
   }
   return out;
 }

@@ -50,10 +50,18 @@ void write_neighbour_gallery(const gallery_request& g, const query_set& q, const
         ar.size(), embedding_rows));
   const auto c = display_config(ar, g.run_dir);
   const int h = c.crop_h, w = c.crop_w;
+  if (g.zoom < 0 || g.zoom > tiles::max_gallery_zoom)
+    throw config_error(
+        fmt::format("gallery zoom must be 0 (automatic) to {}, got {}", tiles::max_gallery_zoom, g.zoom));
   const int zoom = g.zoom > 0 ? g.zoom : std::max(1, (96 + h - 1) / h);
-  const int gap = 6, cols = static_cast<int>(nn.k) + 1, rows = static_cast<int>(q.size());
-  const int tw = w * zoom, th = h * zoom;
-  tiles::rgb_canvas canvas(cols * tw + (cols + 1) * gap, rows * (th + gap) + gap);
+  // Sizes in 64 bits: the canvas checks them before anything is allocated, after which every
+  // tile position below fits in an int.
+  const std::int64_t gap = 6, cols = static_cast<std::int64_t>(nn.k) + 1,
+                     n_rows = static_cast<std::int64_t>(q.size());
+  const std::int64_t tw64 = std::int64_t{w} * zoom, th64 = std::int64_t{h} * zoom;
+  tiles::rgb_canvas canvas(cols * tw64 + (cols + 1) * gap, n_rows * (th64 + gap) + gap);
+  const int tw = static_cast<int>(tw64), th = static_cast<int>(th64),
+            rows = static_cast<int>(n_rows);
   const auto rgb = tiles::choose_rgb(c);
   const unsigned char frame[3] = {255, 200, 0};
   auto tile = [&](const torch::Tensor& image, int col, int row) {

@@ -13,6 +13,8 @@
 #include <memory>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "kernels/reference.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/durable_file.hpp"
@@ -32,25 +34,49 @@ rgb_choice choose_rgb(const kernels::augment_config& c) {
   return r;
 }
 
-rgb_canvas::rgb_canvas(int width, int height, unsigned char background)
-    : w_(width), h_(height), px_(static_cast<std::size_t>(width) * height * 3, background) {}
+namespace {
+int checked_side(std::int64_t side, std::int64_t other) {
+  if (side < 1 || side > rgb_canvas::max_side || other < 1 || other > rgb_canvas::max_side ||
+      side * other > rgb_canvas::max_pixels)
+    throw data_error(fmt::format(
+        "gallery: an image of {} x {} pixels is out of range (each side 1-{}, at most {} pixels); "
+        "use a smaller zoom or fewer queries and neighbours",
+        side, other, rgb_canvas::max_side, rgb_canvas::max_pixels));
+  return static_cast<int>(side);
+}
+}  // namespace
+
+rgb_canvas::rgb_canvas(std::int64_t width, std::int64_t height, unsigned char background)
+    : w_(checked_side(width, height)),
+      h_(checked_side(height, width)),
+      px_(static_cast<std::size_t>(w_) * static_cast<std::size_t>(h_) * 3, background) {}
 
 void rgb_canvas::paint(int x0, int y0, const float* view, int h, int w,
                        const kernels::augment_config& c, const rgb_choice& rgb, int zoom) {
+  if (h < 1 || w < 1 || zoom < 1) return;
   kernels::reference::image im(3, h, w);
+  const std::size_t plane = static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
   float scale[3];
   for (int k = 0; k < 3; ++k) {
     scale[k] = c.stretch_scale[rgb.band[k]];
-    for (int i = 0; i < h * w; ++i)
-      im.px[static_cast<std::size_t>(k) * h * w + i] =
-          view[static_cast<std::size_t>(rgb.band[k]) * h * w + i];
+    for (std::size_t i = 0; i < plane; ++i)
+      im.px[static_cast<std::size_t>(k) * plane + i] =
+          view[static_cast<std::size_t>(rgb.band[k]) * plane + i];
   }
   kernels::reference::stretch(im, scale, c.stretch_m, c.stretch_q);
-  for (int y = 0; y < h * zoom && y0 + y < h_; ++y)
-    for (int x = 0; x < w * zoom && x0 + x < w_; ++x)
+  // Clipped on both sides, in 64 bits: a tile partly (or wholly) off the canvas writes nothing
+  // outside it.
+  const std::int64_t th = std::int64_t{h} * zoom, tw = std::int64_t{w} * zoom;
+  const std::int64_t ya = std::max<std::int64_t>(0, -std::int64_t{y0}),
+                     yb = std::min<std::int64_t>(th, std::int64_t{h_} - y0);
+  const std::int64_t xa = std::max<std::int64_t>(0, -std::int64_t{x0}),
+                     xb = std::min<std::int64_t>(tw, std::int64_t{w_} - x0);
+  for (std::int64_t y = ya; y < yb; ++y)
+    for (std::int64_t x = xa; x < xb; ++x)
       for (int k = 0; k < 3; ++k)
-        px_[(static_cast<std::size_t>(y0 + y) * w_ + x0 + x) * 3 + k] =
-            static_cast<unsigned char>(std::lround(255.0f * im.at(k, y / zoom, x / zoom)));
+        px_[(static_cast<std::size_t>(y0 + y) * w_ + static_cast<std::size_t>(x0 + x)) * 3 + k] =
+            static_cast<unsigned char>(std::lround(
+                255.0f * im.at(k, static_cast<int>(y / zoom), static_cast<int>(x / zoom))));
 }
 
 void rgb_canvas::fill(int x0, int y0, int w, int h, const unsigned char rgb[3]) {

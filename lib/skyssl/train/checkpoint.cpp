@@ -28,7 +28,8 @@ constexpr const char* config_file = "config.toml";
 constexpr const char* tmp_prefix = ".tmp-";
 constexpr const char* trash_prefix = ".trash-";
 
-// "ckpt-<n>" -> n, or -1 (also for a number that does not fit in 63 bits: not ours).
+// "ckpt-<n>" -> n, or -1 (also for a number past int64: a long digit name overflowed before;
+// tests/fuzz/checkpoint/corpus/long_step_name holds one).
 std::int64_t step_of(const std::string& name) {
   if (name.rfind("ckpt-", 0) != 0 || name.size() == 5) return -1;
   std::int64_t v = 0;

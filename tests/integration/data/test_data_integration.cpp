@@ -144,6 +144,7 @@ TEST_CASE("skyssl-prep: bad archives exit non-zero with the culprit named") {
 }
 
 #include <fitsio.h>
+#include <hdf5.h>
 
 namespace {
 
@@ -220,7 +221,7 @@ TEST_CASE("skyssl-prep from-fits: cubes and per-band files with a catalogue CSV"
                               (dir / "bad.csv").string(), (dir / "bad.h5").string()),
                   dir / "bad.log");
   CHECK(r.code() != 0);
-  CHECK(r.output.find("data row 2: column 'z_spec' value 'abc' is not a number") !=
+  CHECK(r.output.find("data row 2 (line 3): column 'z_spec' value 'abc' is not a number") !=
         std::string::npos);
   std::ofstream(dir / "short.csv") << "id,ra,z_spec\nobj0,10.5\n";
   r = run_command(fmt::format("{} from-fits --dir {} --catalog {} --out {}", prep(), dir.string(),
@@ -234,4 +235,92 @@ TEST_CASE("skyssl-prep from-fits: cubes and per-band files with a catalogue CSV"
                   dir / "gone.log");
   CHECK(r.code() != 0);
   CHECK(r.output.find("obj9.fits' does not exist") != std::string::npos);
+}
+
+TEST_CASE("skyssl-prep from-fits: hostile catalogues exit 1 naming the row, ids stay exact") {
+  const auto dir = skyssl::test::tmp_dir("from_fits_hostile");
+  const auto cutouts = dir / "cutouts";
+  fs::create_directories(cutouts);
+  // SDSS-like objIDs above 2^53: a double would change the last digits.
+  const std::vector<std::string> ids = {"1237648720693755918", "1237648720693755919"};
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    write_fits((cutouts / (ids[i] + ".fits")).string(), {6, 5, 3}, 100.0f * i);
+  std::ofstream(dir / "big.csv") << "id,ra\n" << ids[0] << ",1.5\n\"" << ids[1] << "\",2.5\n";
+  auto from_fits = [&](const std::string& csv, const std::string& name) {
+    return run(fmt::format("{} from-fits --dir {} --catalog {} --out {}", prep(), cutouts.string(),
+                           (dir / csv).string(), (dir / (name + ".h5")).string()),
+               dir / (name + ".log"));
+  };
+  auto r = from_fits("big.csv", "big");
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  {
+    const hid_t f = H5Fopen((dir / "big.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    const hid_t d = H5Dopen2(f, "objid", H5P_DEFAULT);
+    REQUIRE(d >= 0);
+    std::int64_t got[2] = {0, 0};
+    REQUIRE(H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, got) >= 0);
+    H5Dclose(d);
+    H5Fclose(f);
+    CHECK(got[0] == 1237648720693755918LL);
+    CHECK(got[1] == 1237648720693755919LL);
+  }
+  std::ofstream(dir / "nan.csv") << "id,ra\n" << ids[0] << ",1\nnan,2\n";
+  r = from_fits("nan.csv", "nan");
+  CHECK(r.rc == 1);
+  CHECK(r.output.find("data row 2 (line 3): column 'id' value 'nan' is not an integer") !=
+        std::string::npos);
+  // Cutout names that leave --dir: '..' and an absolute path, quoted or not.
+  std::ofstream(dir / "outside.fits");
+  std::ofstream(dir / "dotdot.csv") << "id,ra\n../outside,1\n";
+  r = from_fits("dotdot.csv", "dotdot");
+  CHECK(r.rc == 1);
+  CHECK(r.output.find("data row 1 (line 2): the cutout name '../outside.fits' is empty, absolute "
+                      "or leaves --dir") != std::string::npos);
+  std::ofstream(dir / "absolute.csv") << "id,ra\n\"" << (dir / "outside").string() << "\",1\n";
+  r = from_fits("absolute.csv", "absolute");
+  CHECK(r.rc == 1);
+  CHECK(r.output.find("leaves --dir") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "absolute.h5"));
+  // A FITS header that asks for far more pixels than the file holds.
+  {
+    std::string h;
+    for (const char* card :
+         {"SIMPLE  =                    T", "BITPIX  =                  -32",
+          "NAXIS   =                    3", "NAXIS1  =                60000",
+          "NAXIS2  =                60000", "NAXIS3  =                    3", "END"})
+      h += fmt::format("{:<80}", card);
+    h.resize(2880, ' ');
+    std::ofstream(cutouts / "7.fits", std::ios::binary) << h;
+  }
+  std::ofstream(dir / "huge.csv") << "id,ra\n7,1\n";
+  r = from_fits("huge.csv", "huge");
+  CHECK(r.rc == 1);
+  CHECK(r.output.find("7.fits': its header declares 10800000000 pixels of 32 bits, more than "
+                      "the file's 2880 bytes can hold") != std::string::npos);
+}
+
+TEST_CASE("skyssl-prep inspect/gallery: zero-size images and absurd zooms exit 1, no signal") {
+  const auto dir = skyssl::test::tmp_dir("prep_hostile");
+  const auto zero = dir / "zero_h.h5";
+  {
+    const hid_t f = H5Fcreate(zero.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const hsize_t dims[4] = {4, 3, 0, 8};
+    const hid_t space = H5Screate_simple(4, dims, nullptr);
+    H5Dclose(H5Dcreate2(f, "images", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Sclose(space);
+    H5Fclose(f);
+  }
+  auto r = run(fmt::format("{} inspect {}", prep(), zero.string()), dir / "zero.log");
+  CHECK(r.rc == 1);  // was SIGFPE
+  CHECK(r.output.find("'" + zero.string() + "': dataset 'images' has shape 4x3x0x8") !=
+        std::string::npos);
+  r = run(fmt::format("{} gallery --archive {} --zoom 100000 --out {}", prep(), zero.string(),
+                      (dir / "g.png").string()),
+          dir / "zoom.log");
+  CHECK(r.rc != 0);
+  CHECK(r.rc < 128);
+  CHECK(r.output.find("--zoom") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "g.png"));
 }

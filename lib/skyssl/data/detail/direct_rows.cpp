@@ -58,7 +58,11 @@ direct_rows::direct_rows(hid_t dset) {
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank_));
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   std::size_t row = stored_size(type_);
-  for (int d = 1; d < rank_; ++d) row *= dims[static_cast<std::size_t>(d)];
+  for (int d = 1; d < rank_; ++d)
+    if (__builtin_mul_overflow(row, dims[static_cast<std::size_t>(d)], &row)) {
+      reason_ = "its row size overflows 64 bits";
+      return;
+    }
   row_bytes_ = row;
   h5::handle dcpl(H5Dget_create_plist(dset));
   if (const int nf = H5Pget_nfilters(dcpl.get()); nf > 0) {

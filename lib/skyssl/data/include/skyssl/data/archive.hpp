@@ -28,6 +28,9 @@ struct archive_options {
   // Read rows with pread(2) at their file offsets where the layout allows (contiguous, or
   // unfiltered chunks of whole rows); false: always through HDF5 selections (data.direct_reads).
   bool direct_reads = true;
+  // Follow HDF5 external links, external raw storage and virtual datasets (data.allow_external).
+  // Off by default: they let a file from someone else read any local file as pixels.
+  bool allow_external = false;
 };
 
 // Expands files, globs and @listfiles into the ordered file list (archive_error if none).

@@ -12,6 +12,7 @@
 //   data.nonfinite   = "error" | "zero" | "skip"   (what a NaN/Inf pixel does)
 //   data.cache       = "none" | "memory"    (the archive held in the ranks' memory)
 //   data.cache_limit_gb = 0                 (memory the cache may use per node; 0: available)
+//   data.allow_external = false             (follow external links/storage, virtual datasets)
 #include <string>
 
 #include "skyssl/data/archive.hpp"

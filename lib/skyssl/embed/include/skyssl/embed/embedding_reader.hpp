@@ -70,6 +70,7 @@ class embedding_reader {
   std::unique_ptr<state> s_;
   std::filesystem::path path_;
   std::int64_t rows_ = 0;
+  std::uint64_t file_bytes_ = 0;  // the file's size: what its header may declare is bounded by it
   embedding_header header_;
   std::vector<std::string> spaces_, fields_;
 };

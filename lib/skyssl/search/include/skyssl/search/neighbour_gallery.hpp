@@ -17,7 +17,7 @@ struct gallery_request {
   std::filesystem::path out;
   std::vector<std::string> archive;  // the archive the embedding file's rows are rows of
   std::filesystem::path run_dir;     // optional: its [augment] section sets crop and stretch
-  int zoom = 0;                      // 0: tiles of at least 96 px
+  int zoom = 0;                      // 0: tiles of at least 96 px; else 1..tiles::max_gallery_zoom
 };
 
 // The display: the run's [augment] section when run_dir is given, else the survey's preset (as
