@@ -64,6 +64,11 @@ cmake --install "$build"
 if [[ -n $sm ]]; then
   # The installed launcher defaults to this arch (a project's own compiler check runs it bare).
   sed -i "s/^default_arch=\"sm_[0-9]*\"/default_arch=\"sm_$sm\"/" "$prefix/bin/nvcc_wrapper"
+  # Kokkos' config names the source tree's nvcc_wrapper as the compiler its launcher redirects
+  # to: point it at the installed one, relative to the config, so the install can be carried
+  # to another machine (scripts/gpu-check-all.sh) without the source tree.
+  sed -i 's|^set(Kokkos_CXX_COMPILER ".*/nvcc_wrapper")|set(Kokkos_CXX_COMPILER "${CMAKE_CURRENT_LIST_DIR}/../../../bin/nvcc_wrapper")|' \
+    "$(dirname "$(find "$prefix" -name KokkosConfigCommon.cmake | head -1)")/KokkosConfigCommon.cmake"
 fi
 abi=$(grep -o "_GLIBCXX_USE_CXX11_ABI=[01]" <<<"${KOKKOS_CMAKE_ARGS:-}" | tail -1 | cut -d= -f2 || true)
 printf 'kokkos %s\narch %s\nhost %s\ncxx11_abi %s\n' "$version" "$arch" "$host" "${abi:-1}" \
