@@ -98,6 +98,18 @@ else
       die "LibTorch uses _GLIBCXX_USE_CXX11_ABI=$abi, the Kokkos at $Kokkos_ROOT $kabi: rebuild it with KOKKOS_CMAKE_ARGS=-DCMAKE_CXX_FLAGS=-D_GLIBCXX_USE_CXX11_ABI=$abi"
   else
     cmake_args+=(-DSKYSSL_GPU_BENCH_REQUIRE_CUDA=OFF)
+    # Debian's CPU LibTorch ships c10/cuda's headers without the one LibTorch's build generates
+    # (c10/cuda/impl/cuda_cmake_macros.h, one #define): a stand-in, found through CPATH, lets
+    # the kernels' c10::cuda stream calls compile. A CUDA LibTorch has the real one.
+    for d in /usr/include "$(dirname "$(dirname "$(dirname "$torch_dir")")")/include"; do
+      if [[ -f $d/c10/cuda/CUDAMacros.h && ! -f $d/c10/cuda/impl/cuda_cmake_macros.h ]]; then
+        mkdir -p "$build/c10-stand-in/c10/cuda/impl"
+        echo "#define C10_CUDA_BUILD_SHARED_LIBS" >"$build/c10-stand-in/c10/cuda/impl/cuda_cmake_macros.h"
+        export CPATH=$build/c10-stand-in${CPATH:+:$CPATH}
+        echo "gpu-check-all: $d/c10/cuda lacks impl/cuda_cmake_macros.h: using the stand-in in $build/c10-stand-in"
+        break
+      fi
+    done
   fi
   # NCCL: CUDA_HOME / /usr/local/cuda / NCCL_HOME, else the one a pip torch brings
   # (site-packages/nvidia/nccl, whose library has only the versioned name).
