@@ -38,6 +38,16 @@ endif()
 list(REMOVE_DUPLICATES _kk_backends)
 set(SKYSSL_KOKKOS_BACKENDS "${_kk_backends}")
 
+# With a CUDA Kokkos, Kokkos' launcher (kokkos_launch_compiler) sends a compile to nvcc_wrapper
+# only when the word after it is the C++ compiler itself; behind a compiler launcher (ccache)
+# it runs the command unchanged, and the host compiler then gets nvcc's flags and CUDA code.
+# So no compiler launcher in a CUDA build.
+if("CUDA" IN_LIST SKYSSL_KOKKOS_BACKENDS AND CMAKE_CXX_COMPILER_LAUNCHER)
+  message(STATUS "Kokkos with CUDA: compiling without ${CMAKE_CXX_COMPILER_LAUNCHER} "
+                 "(Kokkos' nvcc_wrapper redirect does not pass through a compiler launcher)")
+  set(CMAKE_CXX_COMPILER_LAUNCHER "")
+endif()
+
 # With a CUDA Kokkos, the sources that include Kokkos headers (kernels/, their tests and the
 # augmentation benchmark) compile through Kokkos' launcher (nvcc_wrapper) and everything else
 # keeps the host compiler; with a host-only Kokkos this does nothing. docs/gpu.md.

@@ -7,12 +7,13 @@ rc=$?
 echo "$out"
 fail() { echo "gpu_bench_cpu: $*" >&2; exit 1; }
 [ $rc -eq 0 ] || fail "exit status $rc"
-for r in "augment agreement (host)" "augment throughput" "augment bandwidth" \
+for r in "augment agreement decals (host)" "augment agreement sdss (host)" "augment throughput" "augment bandwidth" \
          "moco step resnet18/w16 fp32" "moco step resnet18/w16 bf16" "local round trip, world 1" \
          "nccl backend"; do
   echo "$out" | grep -q "^| $r " || fail "no table row '$r'"
 done
-echo "$out" | grep "^| augment agreement" | grep -q "| PASS" || fail "augment agreement did not pass"
+[ "$(echo "$out" | grep "^| augment agreement" | grep -c "| PASS")" -eq 2 ] ||
+  fail "an augment agreement row did not pass"
 echo "$out" | grep "round trip" | grep -q "| PASS" || fail "round trip did not pass"
 echo "$out" | grep -q "^| moco step .* img/s, .* TFLOP/s (.* GFLOP/img), aug .*%, copy .*%" ||
   fail "moco step rows lack img/s, TFLOP/s or the aug / copy shares"

@@ -34,6 +34,20 @@ using exec_spaces = decltype(std::tuple_cat(
     std::declval<std::tuple<>>()));
 static_assert(std::tuple_size_v<exec_spaces> > 0, "exec_spaces: Kokkos enables no backend");
 
+// The host backends, each of which must give Serial's views bit for bit (the same arithmetic per
+// sample, only the work split differs); a device backend is held to a tolerance instead (FMA).
+using host_exec_spaces = decltype(std::tuple_cat(
+#if defined(KOKKOS_ENABLE_SERIAL)
+    std::declval<std::tuple<Kokkos::Serial>>(),
+#endif
+#if defined(KOKKOS_ENABLE_OPENMP)
+    std::declval<std::tuple<Kokkos::OpenMP>>(),
+#endif
+#if defined(KOKKOS_ENABLE_THREADS)
+    std::declval<std::tuple<Kokkos::Threads>>(),
+#endif
+    std::declval<std::tuple<>>()));
+
 namespace detail {
 
 template <class T, int R>

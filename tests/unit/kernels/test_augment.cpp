@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "kernels/augment.hpp"
@@ -306,6 +307,29 @@ TEST_CASE_TEMPLATE_DEFINE(
   }
 }
 TEST_CASE_TEMPLATE_APPLY(batch_independent, test::exec_spaces);
+
+#if defined(KOKKOS_ENABLE_SERIAL)
+TEST_CASE_TEMPLATE_DEFINE("every host backend gives Serial's views bit for bit", Exec,
+                          host_equals_serial) {
+  auto sdss = augment_config::sdss();
+  sdss.input_size = 0;
+  sdss.crop_h = 21;
+  sdss.crop_w = 30;
+  sdss.blur = sdss.scale = true;
+  // 9 and 7 samples: uneven splits over the threads.
+  for (const auto& [cfg, b] : {std::pair{small_decals(32), make_batch(9, 3, 56, 27)},
+                               std::pair{sdss, make_batch(7, 5, 43, 28)}}) {
+    const two_views serial =
+        test::views_in<Kokkos::Serial>(cfg, b.images, b.ids, b.ebv, b.psf, 13, 2);
+    const two_views got = test::views_in<Exec>(cfg, b.images, b.ids, b.ebv, b.psf, 13, 2);
+    CAPTURE(Exec::name());
+    CAPTURE(cfg.bands);
+    CHECK(torch::equal(got.view1, serial.view1));
+    CHECK(torch::equal(got.view2, serial.view2));
+  }
+}
+TEST_CASE_TEMPLATE_APPLY(host_equals_serial, test::host_exec_spaces);
+#endif
 
 TEST_CASE("tensor checks name the argument at fault") {
   const auto b = make_batch(2, 3, 56, 27);
