@@ -5,6 +5,8 @@
 #     the silent peers and the job must end within the deadline + the probe window + the
 #     launcher's give-up time (~6 s with the hosts' tcp_retries2 = 4) + slack: 20 s.
 #   kill: every process on n2 is SIGKILLed: the job ends within 15 s, naming n2.
+#   nojoin: n2's switch port is down before the start: the job ends within 30 s
+#     (orte_startup_timeout = 20 bounds mpirun's wait), naming n2, and no rank starts its loop.
 # Env: SKYSSL_SOURCE_DIR, SKYSSL_BINARY_DIR (ctest sets both).
 # shellcheck source-path=SCRIPTDIR disable=SC2034
 set -euo pipefail
@@ -23,9 +25,13 @@ mkdir -p "$work"
 trap cluster_down EXIT
 cluster_up 2 2
 
-cluster_exec n1 mpirun --hostfile "$CLUSTER_HOSTFILE" -n 4 --map-by slot "$helper" \
+[ "$mode" = nojoin ] && cluster_cut n2
+start=$SECONDS
+cluster_exec n1 mpirun --hostfile "$CLUSTER_HOSTFILE" -n 4 --map-by slot \
+  --mca orte_startup_timeout 20 "$helper" \
   --timeout 3 --steps 100000 --step-ms 50 >"$work/job.log" 2>&1 &
 job=$!
+if [ "$mode" != nojoin ]; then
 for _ in $(seq 1200); do  # start-up on a busy machine: up to 120 s
   grep -q "every rank is in the loop" "$work/job.log" && break
   kill -0 "$job" 2>/dev/null || break
@@ -38,8 +44,9 @@ start=$SECONDS
 case $mode in
   cut) cluster_cut n2 ;;
   kill) cluster_kill_host n2 ;;
-  *) echo "usage: watchdog_cut_test.sh [cut|kill]"; exit 2 ;;
+  *) echo "usage: watchdog_cut_test.sh [cut|kill|nojoin]"; exit 2 ;;
 esac
+fi
 for _ in $(seq 600); do
   kill -0 "$job" 2>/dev/null || break
   sleep 0.1
@@ -62,9 +69,13 @@ if [ "$mode" = cut ]; then
     fail "the silent peers (ranks 2 and 3 on n2) are not named"
   grep -q "dist.timeout_s = 3 s on rank [01] (n1)" "$work/job.log" ||
     fail "the message does not say which rank and host waited"
-else
+elif [ "$mode" = kill ]; then
   ((took <= 15)) || fail "ended $took s after the kill, more than 15 s"
   grep -q "connection to n2 lost: its processes were killed (signal 9)" "$work/job.log" ||
     fail "no message names n2"
+else
+  ((took <= 30)) || fail "ended $took s after the start, more than 30 s"
+  grep -q "n2" "$work/job.log" || fail "no message names n2"
+  if grep -q "every rank is in the loop" "$work/job.log"; then fail "the ranks ran without n2"; fi
 fi
 echo "watchdog_cut_test $mode: ok"
