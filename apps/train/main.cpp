@@ -11,6 +11,8 @@
 #include <optional>
 
 #include "apps/common/tool_main.hpp"
+#include <unistd.h>
+
 #include "apps/common/config_flags.hpp"
 #include "kernels/kokkos_runtime.hpp"
 #include "skyssl/core/allocator.hpp"
@@ -19,6 +21,7 @@
 #include "skyssl/core/log.hpp"
 #include "skyssl/dist/communicator.hpp"
 #include "skyssl/dist/consistency.hpp"
+#include "skyssl/dist/device.hpp"
 #include "skyssl/train/archive_source.hpp"
 #include "skyssl/train/checkpoint.hpp"
 #include "skyssl/train/device_plan.hpp"
@@ -50,6 +53,19 @@ std::int64_t broadcast_value(dist::communicator& comm, std::int64_t v) {
   if (comm.backend() == "nccl") t = t.to(torch::kCUDA);
   comm.broadcast(t, 0);
   return t.cpu().item<std::int64_t>();
+}
+
+// Every rank says where it runs: host, node-local rank, ranks on its node, and the number of
+// nodes (ranks with local rank 0), so that a multi-node placement can be checked from the log.
+void report_placement(dist::communicator& comm) {
+  char host[256] = "?";
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '?';
+  const int local = dist::local_rank();
+  auto leaders = torch::tensor({static_cast<std::int64_t>(local == 0)}, torch::kInt64);
+  if (comm.backend() == "nccl") leaders = leaders.to(torch::kCUDA);
+  comm.all_reduce_sum(leaders);
+  log::all("rank {} of {} on host {}: local rank {} of {} on this node, {} node(s)", comm.rank(),
+           comm.world(), host, local, dist::ranks_on_node(), leaders.cpu().item<std::int64_t>());
 }
 
 // Which checkpoint to continue from: decided by rank 0 (it alone verifies and cleans up), the
@@ -109,6 +125,7 @@ void check_compatible(const config& cfg, const train::checkpoint_data& ck,
 
 int run(const cli_args& a, config cfg, dist::communicator& comm) {
   const fs::path run_dir = a.run_dir;
+  report_placement(comm);
   if (comm.rank() == 0) fs::create_directories(run_dir);
   comm.barrier();
 

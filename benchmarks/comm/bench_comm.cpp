@@ -84,16 +84,31 @@ std::vector<torch::Tensor> fake_params(std::int64_t total) {
 int main(int argc, char** argv) {
   dist::runtime rt(&argc, &argv);
   int iters = 10;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], "--iters") == 0) iters = std::atoi(argv[i + 1]);
+  // --grad-floats N: one all-reduce size instead of the two ResNets; --keys-per-rank N: the
+  // key all-gather's rows per rank (0: skip it); --skip-bucketer. Used by
+  // `scaling.py run --hosts 2 --comm-only` on emulated hosts with shaped links.
+  std::int64_t grad_floats = 0, keys_per_rank = -1;
+  bool bucketer = true;
+  for (int i = 1; i < argc; ++i) {
+    const bool has_value = i + 1 < argc;
+    if (std::strcmp(argv[i], "--iters") == 0 && has_value) iters = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--grad-floats") == 0 && has_value)
+      grad_floats = std::atoll(argv[i + 1]);
+    if (std::strcmp(argv[i], "--keys-per-rank") == 0 && has_value)
+      keys_per_rank = std::atoll(argv[i + 1]);
+    if (std::strcmp(argv[i], "--skip-bucketer") == 0) bucketer = false;
+  }
   auto comm = dist::make_communicator("mpi");
   auto comm_wd = dist::make_communicator("mpi");
   comm_wd->set_timeout(600);
   const int R = comm->world();
   std::vector<row> rows;
 
-  for (auto [name, n] : {std::pair<const char*, std::int64_t>{"ResNet-18 grads", 11'200'000},
-                         std::pair<const char*, std::int64_t>{"ResNet-50 grads", 23'500'000}}) {
+  std::vector<std::pair<const char*, std::int64_t>> sizes = {{"ResNet-18 grads", 11'200'000},
+                                                             {"ResNet-50 grads", 23'500'000}};
+  if (grad_floats > 0) sizes = {{"grads", grad_floats}};
+  if (grad_floats < 0) sizes.clear();
+  for (auto [name, n] : sizes) {
     torch::Tensor buf = torch::ones({n});
     const std::string size = fmt::format("{} all_reduce {:.1f}M f32", name, n / 1e6);
     auto raw = [&] {
@@ -105,6 +120,7 @@ int main(int argc, char** argv) {
     rows.push_back(
         compare(size + " (watchdog on)", iters, raw, [&] { comm_wd->all_reduce_sum(buf); }));
 
+    if (!bucketer) continue;
     // Bucketer: gradients arrive through autograd hooks, packed into 25 MB buckets, reduced,
     // averaged and unpacked. The backward itself is timed separately and subtracted.
     auto ps = fake_params(n);
@@ -133,8 +149,8 @@ int main(int argc, char** argv) {
                     1e3 * (median(t_sync) - median(t_back))});
   }
 
-  {
-    const std::int64_t local = 4096 / R;
+  if (keys_per_rank != 0) {
+    const std::int64_t local = keys_per_rank > 0 ? keys_per_rank : 4096 / R;
     torch::Tensor keys = torch::ones({local, 128});
     torch::Tensor out = torch::empty({local * R, 128});
     const std::string what = fmt::format("keys all_gather {}x128 f32 per rank", local);

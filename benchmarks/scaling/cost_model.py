@@ -29,6 +29,27 @@ FLOP_RATIO_96 = 5.4
 MOCO_FACTOR = 1.33
 
 
+def comm_prediction(grad_bytes, ranks, ranks_per_node, link_bytes_per_s, key_bytes_per_rank,
+                    image_bytes_per_rank=0, shuffle_gather=False, latency_s=0.0):
+    """One step's communication as the table below models it, for one node's link: a ring
+    all-reduce of the gradients (2 (R-1)/R x gradient bytes out of every ring member) and ring
+    all-gathers of the keys and, with shuffle_bn = "gather", of the key encoder's images
+    ((R-1) blocks). Ranks are placed node by node, so the ring crosses each node's link once each
+    way and the link carries what one ring member sends; each ring step also pays the link's
+    latency. Used by `scaling.py run --hosts` to compare with emulated hosts (docs/performance.md).
+    Returns bytes out of a node and seconds, for the gradients and the key path."""
+    r = ranks
+    if r // max(1, ranks_per_node) <= 1:
+        return {"grad_bytes_out": 0.0, "grad_s": 0.0, "key_bytes_out": 0.0, "key_s": 0.0}
+    grad_out = 2 * (r - 1) / r * grad_bytes
+    gathers = [key_bytes_per_rank] + ([image_bytes_per_rank] if shuffle_gather else [])
+    key_out = sum((r - 1) * b for b in gathers)
+    return {"grad_bytes_out": grad_out,
+            "grad_s": grad_out / link_bytes_per_s + 2 * (r - 1) * latency_s,
+            "key_bytes_out": key_out,
+            "key_s": key_out / link_bytes_per_s + len(gathers) * (r - 1) * latency_s}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--per-gpu", type=int, default=256, help="images per GPU and step")

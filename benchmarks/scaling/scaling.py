@@ -15,6 +15,10 @@ the first (which holds start-up); phase times are the trainer's (metrics "phases
   # with its site's launcher, asking this driver for the overrides, then reports:
   benchmarks/scaling/scaling.py sets --mode weak --ranks 8 --local-batch 256
   benchmarks/scaling/scaling.py report --out DIR [--ranks-per-node 4]
+  # on 2 emulated hosts x 2 ranks (root; scripts/cluster.sh), links shaped to 100 and 400 Mbit/s:
+  benchmarks/scaling/scaling.py run --hosts 2 --bandwidths 100mbit 400mbit --local-batch 16
+  # the collectives alone (skyssl_bench_comm) on the same shaped links:
+  benchmarks/scaling/scaling.py run --hosts 2 --comm-only --bandwidths 200mbit 1gbit
 
 Run directories are OUT/<mode>-r<ranks>; outputs OUT/scaling.csv, OUT/scaling.json,
 OUT/scaling_<mode>.png.
@@ -226,6 +230,22 @@ def main():
     r.add_argument("--set", action="append", default=[], help="extra config override")
     r.add_argument("--threads", type=int, default=1, help="train.threads per rank")
     r.add_argument("--out", default=None, help="output directory (default BUILD/scaling)")
+    r.add_argument("--hosts", type=int, default=0,
+                   help="run on this many emulated hosts instead (scripts/cluster.sh, root): "
+                        "communication bytes and time per step at each of --bandwidths against "
+                        "cost_model.py (benchmarks/scaling/hosts.py)")
+    r.add_argument("--ranks-per-host", type=int, default=2)
+    r.add_argument("--bandwidths", nargs="+", default=["100mbit", "400mbit"],
+                   help="tc rates of the hosts' links (--hosts)")
+    r.add_argument("--delay", default="0ms",
+                   help="latency added to each host's link (--hosts; needs the kernel's netem)")
+    r.add_argument("--comm-only", action="store_true",
+                   help="--hosts: time the collectives alone (skyssl_bench_comm), no training")
+    r.add_argument("--grad-floats", type=int, default=4_000_000,
+                   help="--comm-only: float32 values all-reduced")
+    r.add_argument("--keys-per-rank", type=int, default=1024,
+                   help="--comm-only: 128-d keys all-gathered per rank")
+    r.add_argument("--iters", type=int, default=3, help="--comm-only: timed calls per variant")
     s = sub.add_parser("sets", parents=[common], help="print one run's config overrides")
     s.add_argument("--mode", choices=["weak", "strong"], required=True)
     s.add_argument("--ranks", type=int, required=True)
@@ -264,6 +284,13 @@ def main():
         report(a.out, rows)
         return
 
+    if a.hosts and a.comm_only:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import hosts
+        out = a.out or os.path.join(a.build, "scaling")
+        os.makedirs(out, exist_ok=True)
+        hosts.run_comm(a, ROOT, a.build, out)
+        return
     train = os.path.join(a.build, "apps", "train", "skyssl-train")
     prep = os.path.join(a.build, "apps", "prep", "skyssl-prep")
     for exe in (train, prep):
@@ -280,6 +307,11 @@ def main():
                             "--seed", "1"], check=True, stdout=subprocess.DEVNULL)
     elif not os.path.exists(archive):
         fail(f"--archive {archive} does not exist")
+    if a.hosts:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import hosts
+        hosts.run(a, ROOT, train, archive, out)
+        return
     modes = ["weak", "strong"] if a.mode == "both" else [a.mode]
     rows = []
     for mode in modes:

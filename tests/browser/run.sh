@@ -21,7 +21,7 @@ done
 "$build/apps/train/skyssl-train" --preset example --run-dir "$out/run" --set data.path="$out/survey.h5" \
   --set augment.input_size=32 --set augment.crop=24 --set augment.jitter_max=2 --set model.width=16 \
   --set moco.K=64 --set moco.bn_group=16 --set train.global_batch=16 --set train.max_steps=2 \
-  --set eval.enabled=false >"$out/train.log" 2>&1 || { cat "$out/train.log"; exit 1; }
+  --set train_eval.enabled=false >"$out/train.log" 2>&1 || { cat "$out/train.log"; exit 1; }
 "$build/apps/embed/skyssl-embed" --run-dir "$out/run" >"$out/embed.log" 2>&1 || { cat "$out/embed.log"; exit 1; }
 
 # The page's inputs: row 5's position in sexagesimal, and row 9 as a FITS cutout.

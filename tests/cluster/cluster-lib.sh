@@ -190,8 +190,11 @@ cluster_down_unlocked() {
   rm -rf "$CLUSTER_DIR"
 }
 
-# Removes everything cluster_up created, whatever state it is in; safe to call twice.
+# Removes everything cluster_up created, whatever state it is in; safe to call twice. The lock
+# file goes too (a third user of the same prefix racing two others could then take a fresh
+# lock: each test uses its own prefix).
 cluster_down() {
   cluster_down_unlocked
+  rm -f "$CLUSTER_DIR.lock"
   exec 9>&- 2>/dev/null || true
 }

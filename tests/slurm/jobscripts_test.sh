@@ -69,7 +69,7 @@ mpiexec -n 2 "$prep" synth --out "$tmp/survey.h5" --count 512 --size 64 --seed 1
 # Long enough (tens of seconds) that a signal sent after the first step lands mid-run.
 steps=${SKYSSL_JOBSCRIPTS_TEST_STEPS:-600}
 # scaling.sbatch and smoke.sbatch set their own step counts.
-base_sets=(model.width=8 moco.K=256 train.epochs=1000 eval.enabled=false checkpoint.every_steps=0
+base_sets=(model.width=8 moco.K=256 train.epochs=1000 train_eval.enabled=false checkpoint.every_steps=0
   checkpoint.every_minutes=0 checkpoint.keep=2)
 sets=("${base_sets[@]}" train.global_batch=32 train.log_every=1 "train.max_steps=$steps")
 # Rank 1 stays 8 s after the trainer has exited, deaf to TERM: past mini-slurm's KillWait of 5 s.

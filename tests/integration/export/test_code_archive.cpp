@@ -74,7 +74,7 @@ std::string train_cmd(const fs::path& run_dir, const std::string& extra = "") {
       "{} --preset example --run-dir {} --set data.path={} --set augment.input_size=32 "
       "--set augment.crop=24 --set augment.jitter_max=2 --set model.width=8 --set moco.K=64 "
       "--set moco.bn_group=16 --set train.global_batch=16 --set train.max_steps=2 "
-      "--set eval.enabled=false {}",
+      "--set train_eval.enabled=false {}",
       SKYSSL_TRAIN_EXE, run_dir.string(), survey().string(), extra);
 }
 

@@ -46,7 +46,7 @@ const fs::path& run_dir() {
         "{} --preset example --run-dir {} --set data.path={} --set augment.input_size=32 "
         "--set augment.crop=24 --set augment.jitter_max=2 --set model.width=16 "
         "--set moco.K=64 --set moco.bn_group=16 --set train.global_batch=16 "
-        "--set train.max_steps=2 --set eval.enabled=false",
+        "--set train.max_steps=2 --set train_eval.enabled=false",
         SKYSSL_TRAIN_EXE, r.string(), survey.string()));
     REQUIRE_MESSAGE(t.status == 0, t.output);
     auto e = test::run_command(fmt::format("{} --run-dir {}", SKYSSL_EMBED_EXE, r.string()));

@@ -55,7 +55,7 @@ struct training_eval_options {
 };
 
 train_options train_options_from(const skyssl::config& cfg, const std::string& section);
-// Also refuses the keys the check had before it got its own section (eval.enabled, eval.count),
+// Also refuses the keys the check had before it got its own section (train_eval.enabled, train_eval.count),
 // naming the new ones.
 training_eval_options training_eval_options_from(const skyssl::config& cfg,
                                                  const std::string& section);
