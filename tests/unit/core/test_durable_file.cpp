@@ -113,7 +113,8 @@ TEST_CASE("an output that is one of the command's inputs is refused, naming the 
   { std::ofstream(in) << "id\n1\n"; }
   fs::create_hard_link(in, dir / "same.csv");
   CHECK_THROWS_WITH_AS(refuse_output_over_input(in, {dir / "absent.csv", in}, "--out"),
-                       doctest::Contains("--out '" + in.string() + "' is an input"), config_error);
+                       doctest::Contains(("--out '" + in.string() + "' is an input").c_str()),
+                       config_error);
   CHECK_THROWS_AS(refuse_output_over_input(dir / "same.csv", {in}, "--out"), config_error);
   CHECK_THROWS_AS(refuse_output_over_input(dir / "." / "catalog.csv", {in}, "--json"),
                   config_error);
