@@ -221,6 +221,7 @@ int run(const args& a) {
 
   // skyssl-serve from the saved index.
   const auto log = fs::path(a.dir) / "serve.log";
+  fs::remove(log);  // a previous run's "serving ... PORT" line must not be read as this one's
   const auto t0 = clock_type::now();
   const pid_t pid = ::fork();
   if (pid == 0) {
@@ -246,6 +247,7 @@ int run(const args& a) {
   }
   const double startup_s = since(t0);
   const double rss = rss_mib(pid);
+  if (rss <= 0) throw error("cannot read skyssl-serve's resident memory from /proc");
 
   const auto ra = e.column("ra").contiguous(), dec = e.column("dec").contiguous();
   const double* rap = ra.data_ptr<double>();

@@ -25,7 +25,7 @@ done
 "$build/apps/embed/skyssl-embed" --run-dir "$out/run" >"$out/embed.log" 2>&1 || { cat "$out/embed.log"; exit 1; }
 
 # The page's inputs: row 5's position in sexagesimal, and row 9 as a FITS cutout.
-python3 - "$out" <<'PY'
+/usr/bin/python3 - "$out" <<'PY'
 import sys, h5py, numpy as np
 out = sys.argv[1]
 with h5py.File(f"{out}/run/embeddings.h5", "r") as e:

@@ -171,6 +171,9 @@ http_server::http_server(const search_service& service, server_options options)
   s.set_write_timeout(o.read_timeout_s, 0);
   s.set_keep_alive_timeout(o.keep_alive_s);
   s.set_keep_alive_max_count(100);
+  // Headers and body go out in separate writes: without this, Nagle's algorithm holds the body
+  // until the client's delayed ACK (~40 ms on Linux) on every keep-alive request.
+  s.set_tcp_nodelay(true);
   const std::string token = o.token;
   s.set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
     request_start = std::chrono::steady_clock::now();
