@@ -198,6 +198,7 @@ const std::vector<std::string>& resumable_keys() {
       "checkpoint.", "train_eval.", "eval.", "dist.", "data.path", "data.prefetch", "moco.bn_group",
       "data.read_threads", "data.direct_reads", "data.cache",
       "data.cache_limit_gb",  // data.cache gives the same bits either way
+      "data.allow_external",  // what may be followed, not what is read
       // The checkpoint's weights replace the init file's; checkpoints from before the key
       // existed stay resumable.
       "train.init_weights",
