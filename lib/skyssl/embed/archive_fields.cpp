@@ -24,7 +24,7 @@ struct archive_fields::state {
 
 archive_fields::archive_fields(const data::archive& archive, const std::vector<std::string>& names)
     : s_(std::make_unique<state>()) {
-  detail::data::h5::quiet();
+  data::h5::quiet();
   const auto& infos = archive.files();
   std::vector<std::string> chosen = names;
   if (chosen.empty()) {

@@ -154,7 +154,7 @@ struct embedding_writer::state {
 embedding_writer::embedding_writer(const std::string& path, const embedding_header& header,
                                    const std::vector<field_column>& fields, bool collective)
     : path_(path), header_(header), s_(std::make_unique<state>()) {
-  detail::data::h5::quiet();
+  data::h5::quiet();
   s_->collective = collective;
   if (header_.rows < 1 || header_.chunk_rows < 1 ||
       (header_.backbone_dim < 1 && header_.projection_dim < 1))
@@ -172,7 +172,7 @@ embedding_writer::embedding_writer(const std::string& path, const embedding_head
       throw data_error(
           fmt::format("'{}' exists but cannot be opened for writing: {}; remove it "
                       "or choose another --out",
-                      path, detail::data::h5::last_error()));
+                      path, data::h5::last_error()));
     std::int64_t tag = 0;
     if (!read_int_attr(s_->file.get(), "skyssl_embedding", tag) || tag != 1)
       throw data_error(fmt::format(
