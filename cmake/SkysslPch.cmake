@@ -18,6 +18,9 @@ if(SKYSSL_PCH)
     target_link_libraries(skyssl_pch_${_kind} PRIVATE skyssl_torch fmt::fmt
                                                       nlohmann_json::nlohmann_json)
     target_precompile_headers(skyssl_pch_${_kind} PRIVATE ${SKYSSL_PCH_HEADERS})
+    # The warning flags of skyssl's targets: -Wpedantic changes predefined macros
+    # (__cpp_runtime_arrays), and GCC refuses a header precompiled without it.
+    skyssl_warnings(skyssl_pch_${_kind})
   endforeach()
   set_target_properties(skyssl_pch_lib PROPERTIES POSITION_INDEPENDENT_CODE ON)
 endif()
