@@ -17,6 +17,7 @@
 #include "apps/common/config_flags.hpp"
 #include "apps/prep/commands.hpp"
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/log.hpp"
 #include "skyssl/data/archive.hpp"
 #include "skyssl/data/archive_stats.hpp"
 #include "skyssl/dist/communicator.hpp"

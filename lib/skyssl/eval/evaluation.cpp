@@ -244,8 +244,8 @@ evaluation_report run_evaluation(const config& cfg_in, const evaluation_options&
     // Top-1 in the probed features, and in the projection head's space (what MoCo trains to be
     // invariant) as top1_projection.
     auto encoder_top1 = [&](const std::string& name, model::resnet& e) {
-      const auto a = encode(e, views.view1, o.chunk, true);
-      const auto b = encode(e, views.view2, o.chunk, true);
+      const auto a = embed::encode(e, views.view1, o.chunk, true);
+      const auto b = embed::encode(e, views.view2, o.chunk, true);
       const bool proj = o.features == "projection";
       report.add_retrieval(name,
                            proj ? retrieval_top1(a.projection, b.projection)

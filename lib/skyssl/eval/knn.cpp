@@ -8,7 +8,7 @@
 
 namespace skyssl::eval {
 
-std::vector<int> knn_classify(const neighbours& nn, const std::vector<int>& train_labels,
+std::vector<int> knn_classify(const search::neighbours& nn, const std::vector<int>& train_labels,
                               int n_classes, float temperature) {
   const std::int64_t n = static_cast<std::int64_t>(nn.ids.size()) / nn.k;
   std::vector<int> out(n);
@@ -31,7 +31,7 @@ std::vector<int> knn_classify(const neighbours& nn, const std::vector<int>& trai
   return out;
 }
 
-std::vector<double> knn_regress(const neighbours& nn, const std::vector<double>& train_values,
+std::vector<double> knn_regress(const search::neighbours& nn, const std::vector<double>& train_values,
                                 float temperature) {
   const std::int64_t n = static_cast<std::int64_t>(nn.ids.size()) / nn.k;
   std::vector<double> out(n);

@@ -5,6 +5,7 @@
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/philox.hpp"
+#include "skyssl/moco/options.hpp"
 
 namespace skyssl::moco {
 

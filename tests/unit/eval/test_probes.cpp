@@ -18,7 +18,6 @@
 #include "skyssl/eval/splits.hpp"
 
 using namespace skyssl::eval;
-using namespace skyssl::search;
 
 TEST_CASE("per-class precision and recall by hand") {
   // truth     0 0 0 1 1 2

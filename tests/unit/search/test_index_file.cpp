@@ -25,7 +25,8 @@
 #include "tests/support/test_paths.hpp"
 
 using namespace skyssl;
-using namespace skyssl::eval;
+using namespace skyssl::search;
+using namespace skyssl::embed;
 namespace fs = std::filesystem;
 
 namespace {

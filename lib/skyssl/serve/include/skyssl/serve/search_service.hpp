@@ -20,10 +20,10 @@
 namespace skyssl::data {
 class archive;
 }
-namespace skyssl::serve {
+namespace skyssl::embed {
 class embedding_reader;
 class cutout_embedder;
-}  // namespace skyssl::serve
+}  // namespace skyssl::embed
 
 namespace skyssl::serve {
 
