@@ -125,7 +125,8 @@ evaluation_report run_evaluation(const config& cfg_in, const evaluation_options&
   std::string emb_path = o.embeddings;
   if (have_run) {
     const auto weights = embed::run_weights(o.run_dir);
-    trained = embed::load_encoder(cfg, channels, weights, (fs::path(o.run_dir) / "config.toml").string());
+    trained =
+        embed::load_encoder(cfg, channels, weights, (fs::path(o.run_dir) / "config.toml").string());
     const auto want = embed::model_description(trained->options());
     if (!o.embeddings.empty()) {
       if (given.model != want)
@@ -189,7 +190,8 @@ evaluation_report run_evaluation(const config& cfg_in, const evaluation_options&
   model::resnet random{nullptr};
   if (o.random_init && have_run) {
     random = embed::random_encoder(cfg, channels);
-    const auto r = embed::embed_archive(random, archive, augment, o.chunk, o.features == "projection");
+    const auto r =
+        embed::embed_archive(random, archive, augment, o.chunk, o.features == "projection");
     log::info("eval: random-init encoder embedded {} galaxies at {:.0f} s", n, seconds());
     probe("random_init", o.features == "projection" ? r.projection : r.backbone);
   } else if (o.random_init) {

@@ -31,8 +31,8 @@ std::vector<int> knn_classify(const search::neighbours& nn, const std::vector<in
   return out;
 }
 
-std::vector<double> knn_regress(const search::neighbours& nn, const std::vector<double>& train_values,
-                                float temperature) {
+std::vector<double> knn_regress(const search::neighbours& nn,
+                                const std::vector<double>& train_values, float temperature) {
   const std::int64_t n = static_cast<std::int64_t>(nn.ids.size()) / nn.k;
   std::vector<double> out(n);
   for (std::int64_t i = 0; i < n; ++i) {

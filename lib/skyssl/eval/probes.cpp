@@ -27,7 +27,8 @@ torch::Tensor rows_of(const torch::Tensor& f, const std::vector<std::int64_t>& r
 
 // Cosine k-NN after centring both sets on the training rows' mean: pooled ReLU features are
 // all positive, and without centring their common offset dominates every cosine.
-search::neighbours knn_search(const torch::Tensor& train, const torch::Tensor& test, std::int64_t k) {
+search::neighbours knn_search(const torch::Tensor& train, const torch::Tensor& test,
+                              std::int64_t k) {
   search::similarity_index index(static_cast<int>(train.size(1)));
   const auto mean = train.to(torch::kFloat32).mean(0);
   const auto tr = (train.to(torch::kFloat32) - mean).contiguous();

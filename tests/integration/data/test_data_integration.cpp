@@ -247,13 +247,14 @@ TEST_CASE("skyssl-prep from-fits: hostile catalogues exit 1 naming the row, ids 
     write_fits((cutouts / (ids[i] + ".fits")).string(), {6, 5, 3}, 100.0f * i);
   std::ofstream(dir / "big.csv") << "id,ra\n" << ids[0] << ",1.5\n\"" << ids[1] << "\",2.5\n";
   auto from_fits = [&](const std::string& csv, const std::string& name) {
-    return run(fmt::format("{} from-fits --dir {} --catalog {} --out {}", prep(), cutouts.string(),
-                           (dir / csv).string(), (dir / (name + ".h5")).string()),
-               dir / (name + ".log"));
+    return run_command(
+        fmt::format("{} from-fits --dir {} --catalog {} --out {}", prep(), cutouts.string(),
+                    (dir / csv).string(), (dir / (name + ".h5")).string()),
+        dir / (name + ".log"));
   };
   auto r = from_fits("big.csv", "big");
   INFO(r.output);
-  REQUIRE(r.rc == 0);
+  REQUIRE(r.code() == 0);
   {
     const hid_t f = H5Fopen((dir / "big.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     REQUIRE(f >= 0);
@@ -268,19 +269,19 @@ TEST_CASE("skyssl-prep from-fits: hostile catalogues exit 1 naming the row, ids 
   }
   std::ofstream(dir / "nan.csv") << "id,ra\n" << ids[0] << ",1\nnan,2\n";
   r = from_fits("nan.csv", "nan");
-  CHECK(r.rc == 1);
+  CHECK(r.code() == 1);
   CHECK(r.output.find("data row 2 (line 3): column 'id' value 'nan' is not an integer") !=
         std::string::npos);
   // Cutout names that leave --dir: '..' and an absolute path, quoted or not.
   std::ofstream(dir / "outside.fits");
   std::ofstream(dir / "dotdot.csv") << "id,ra\n../outside,1\n";
   r = from_fits("dotdot.csv", "dotdot");
-  CHECK(r.rc == 1);
+  CHECK(r.code() == 1);
   CHECK(r.output.find("data row 1 (line 2): the cutout name '../outside.fits' is empty, absolute "
                       "or leaves --dir") != std::string::npos);
   std::ofstream(dir / "absolute.csv") << "id,ra\n\"" << (dir / "outside").string() << "\",1\n";
   r = from_fits("absolute.csv", "absolute");
-  CHECK(r.rc == 1);
+  CHECK(r.code() == 1);
   CHECK(r.output.find("leaves --dir") != std::string::npos);
   CHECK_FALSE(fs::exists(dir / "absolute.h5"));
   // A FITS header that asks for far more pixels than the file holds.
@@ -296,7 +297,7 @@ TEST_CASE("skyssl-prep from-fits: hostile catalogues exit 1 naming the row, ids 
   }
   std::ofstream(dir / "huge.csv") << "id,ra\n7,1\n";
   r = from_fits("huge.csv", "huge");
-  CHECK(r.rc == 1);
+  CHECK(r.code() == 1);
   CHECK(r.output.find("7.fits': its header declares 10800000000 pixels of 32 bits, more than "
                       "the file's 2880 bytes can hold") != std::string::npos);
 }
@@ -312,15 +313,15 @@ TEST_CASE("skyssl-prep inspect/gallery: zero-size images and absurd zooms exit 1
     H5Sclose(space);
     H5Fclose(f);
   }
-  auto r = run(fmt::format("{} inspect {}", prep(), zero.string()), dir / "zero.log");
-  CHECK(r.rc == 1);  // was SIGFPE
+  auto r = run_command(fmt::format("{} inspect {}", prep(), zero.string()), dir / "zero.log");
+  CHECK(r.code() == 1);  // was SIGFPE
   CHECK(r.output.find("'" + zero.string() + "': dataset 'images' has shape 4x3x0x8") !=
         std::string::npos);
-  r = run(fmt::format("{} gallery --archive {} --zoom 100000 --out {}", prep(), zero.string(),
-                      (dir / "g.png").string()),
-          dir / "zoom.log");
-  CHECK(r.rc != 0);
-  CHECK(r.rc < 128);
+  r = run_command(fmt::format("{} gallery --archive {} --zoom 100000 --out {}", prep(),
+                              zero.string(), (dir / "g.png").string()),
+                  dir / "zoom.log");
+  CHECK(r.code() != 0);
+  CHECK(r.code() < 128);
   CHECK(r.output.find("--zoom") != std::string::npos);
   CHECK_FALSE(fs::exists(dir / "g.png"));
 }

@@ -26,8 +26,8 @@ const fs::path& dir() {
   return d;
 }
 
-std::string embed(const fs::path& run_dir, const fs::path& out, const std::string& extra = "",
-                  int ranks = 1) {
+std::string embed_cmd(const fs::path& run_dir, const fs::path& out, const std::string& extra = "",
+                      int ranks = 1) {
   const std::string exe = std::string(SKYSSL_EMBED_EXE) + " --run-dir " + run_dir.string() +
                           " --out " + out.string() + " --chunk 50 " + extra;
   return ranks == 1 ? exe : skyssl::test::mpiexec() + " -n " + std::to_string(ranks) + " " + exe;
@@ -50,7 +50,7 @@ TEST_CASE("skyssl-embed: 1 rank = 2 ranks = crashed and resumed; fields copied")
              crash2 = dir() / "crash2.h5";
   for (const auto& f : {one, two, crash1, crash2}) fs::remove(f);
 
-  auto a = run(embed(r, one));
+  auto a = run(embed_cmd(r, one));
   REQUIRE_MESSAGE(a.status == 0, a.output);
   CHECK(a.output.find("images/s") != std::string::npos);
   const auto h = embed::read_embedding_header(one.string());
@@ -69,27 +69,27 @@ TEST_CASE("skyssl-embed: 1 rank = 2 ranks = crashed and resumed; fields copied")
   const auto b = embed::read_embeddings(one.string(), "backbone");
   CHECK(b.norm(2, 1).sub(1).abs().max().item<float>() > 1e-2);
 
-  auto t = run(embed(r, two, "", 2));
+  auto t = run(embed_cmd(r, two, "", 2));
   REQUIRE_MESSAGE(t.status == 0, t.output);
   check_same(one, two);
 
   // Killed after 2 chunks on 1 rank (exit 86, as --stop-after simulates), then finished.
-  auto c = run(embed(r, crash1, "--stop-after 2"));
+  auto c = run(embed_cmd(r, crash1, "--stop-after 2"));
   CHECK(WEXITSTATUS(c.status) == 86);
   CHECK_THROWS_AS(embed::read_embeddings(crash1.string(), "backbone"), data_error);
-  c = run(embed(r, crash1));
+  c = run(embed_cmd(r, crash1));
   REQUIRE_MESSAGE(c.status == 0, c.output);
   CHECK(c.output.find("2 of 8 chunks already written") != std::string::npos);
   check_same(one, crash1);
   // Killed after one chunk per rank on 2 ranks, finished on 1.
-  c = run(embed(r, crash2, "--stop-after 1", 2));
+  c = run(embed_cmd(r, crash2, "--stop-after 1", 2));
   CHECK(c.status != 0);
-  c = run(embed(r, crash2));
+  c = run(embed_cmd(r, crash2));
   REQUIRE_MESSAGE(c.status == 0, c.output);
   CHECK(c.output.find("2 of 8 chunks already written") != std::string::npos);
   check_same(one, crash2);
   // A finished file: a rerun has nothing left to do and changes nothing.
-  c = run(embed(r, one));
+  c = run(embed_cmd(r, one));
   REQUIRE_MESSAGE(c.status == 0, c.output);
   CHECK(c.output.find("8 of 8 chunks already written") != std::string::npos);
   check_same(two, one);
@@ -100,27 +100,27 @@ TEST_CASE("skyssl-embed: another model's file, a file that is not an embedding, 
   const auto other = skyssl::test::tiny_run(dir(), "run_w4", 4);
   const auto out = dir() / "other.h5";
   fs::remove(out);
-  auto a = run(embed(other, out));
+  auto a = run(embed_cmd(other, out));
   REQUIRE_MESSAGE(a.status == 0, a.output);
-  auto b = run(embed(r, out));
+  auto b = run(embed_cmd(r, out));
   CHECK(b.status != 0);
   CHECK(b.output.find("holds the embedding of another model") != std::string::npos);
   CHECK(b.output.find("width=4") != std::string::npos);
   CHECK(b.output.find("--out") != std::string::npos);
   // Same failure on 2 ranks: every rank exits, none hangs.
-  b = run(embed(r, out, "", 2));
+  b = run(embed_cmd(r, out, "", 2));
   CHECK(b.status != 0);
   CHECK(b.output.find("another model") != std::string::npos);
   // The archive itself given as --out, and another HDF5 file that is no embedding.
-  auto c = run(embed(r, dir() / "survey.h5"));
+  auto c = run(embed_cmd(r, dir() / "survey.h5"));
   CHECK(c.status != 0);
   CHECK(c.output.find("is a file of the archive being embedded") != std::string::npos);
   fs::copy_file(dir() / "survey.h5", dir() / "not_embedding.h5",
                 fs::copy_options::overwrite_existing);
-  c = run(embed(r, dir() / "not_embedding.h5"));
+  c = run(embed_cmd(r, dir() / "not_embedding.h5"));
   CHECK(c.status != 0);
   CHECK(c.output.find("is not a skyssl embedding file") != std::string::npos);
-  auto d = run(embed(r, dir() / "x.h5", "--what pixels"));
+  auto d = run(embed_cmd(r, dir() / "x.h5", "--what pixels"));
   CHECK(d.status != 0);
   CHECK(d.output.find("--what") != std::string::npos);
 }
@@ -153,7 +153,7 @@ TEST_CASE("skyssl-embed: a file to resume whose /progress/done has another exten
   const auto r = skyssl::test::tiny_run(dir(), "run", 8);
   const auto out = dir() / "bad_done.h5";
   fs::remove(out);
-  auto c = run(embed(r, out, "--stop-after 2"));
+  auto c = run(embed_cmd(r, out, "--stop-after 2"));
   REQUIRE(WEXITSTATUS(c.status) == 86);
   // 100,000 flags where the file has 8 chunks: read with H5S_ALL into 8 bytes, this overflowed
   // the heap; a shorter one left chunks unread.
@@ -163,7 +163,7 @@ TEST_CASE("skyssl-embed: a file to resume whose /progress/done has another exten
     const auto before = bytes_of(out);
     for (const int ranks : {1, 2}) {
       CAPTURE(ranks);
-      auto b = run(embed(r, out, "", ranks));
+      auto b = run(embed_cmd(r, out, "", ranks));
       INFO(b.output);
       REQUIRE(WIFEXITED(b.status));
       CHECK(WEXITSTATUS(b.status) == 1);

@@ -13,7 +13,7 @@ namespace skyssl::eval {
 std::vector<int> knn_classify(const search::neighbours& nn, const std::vector<int>& train_labels,
                               int n_classes, float temperature = 0.07f);
 // Similarity-weighted mean of the neighbours' values (e.g. redshift).
-std::vector<double> knn_regress(const search::neighbours& nn, const std::vector<double>& train_values,
-                                float temperature = 0.07f);
+std::vector<double> knn_regress(const search::neighbours& nn,
+                                const std::vector<double>& train_values, float temperature = 0.07f);
 
 }  // namespace skyssl::eval
