@@ -59,7 +59,10 @@ EXTERNAL_FLAGS = {
     "--no-install-recommends", "--version", "--help", "--user", "--break-system-packages",
     "--depth", "--recursive", "--list", "--follow", "--show", "--stat",
     # srun / sbatch / sacct
-    "--kill-on-bad-exit", "--cpu-bind", "--time-min", "--open-mode", "--duplicates",
+    "--kill-on-bad-exit", "--cpu-bind", "--time-min", "--open-mode", "--duplicates", "--wait",
+    "--mail-type", "--mail-user", "--no-requeue",
+    # shifter / podman-hpc (NERSC containers), curl, OpenMPI's mpirun
+    "--module", "--image", "--data-binary", "--hostfile",
 }
 # The augment section's key reader (kernels/augment_config_from.cpp): r.flag("stretch", ...).
 READER_VERBS = ["r.flag", "r.integer", "r.number", "r.pair", "r.bands"]
@@ -126,8 +129,11 @@ class Repo:
             if not rel.split(os.sep)[0] in ("apps", "benchmarks", "kernels", "tests"):
                 continue
             d = os.path.dirname(cm)
-            for m in re.finditer(r"add_executable\(\s*([\w.-]+)\s+([^)]*)\)", read(cm)):
-                name, srcs = m.group(1), m.group(2).split()
+            # add_executable(NAME src...) and the apps' skyssl_app(NAME SOURCES src... LIBS ...)
+            pattern = r"(?:add_executable|skyssl_app)\(\s*([\w.-]+)\s+([^)]*)\)"
+            for m in re.finditer(pattern, read(cm)):
+                name = m.group(1)
+                srcs = m.group(2).split("LIBS")[0].replace("SOURCES", " ").split()
                 self.targets.setdefault(self.rel(d), set()).add(name)
                 if rel.startswith("tests"):
                     continue
