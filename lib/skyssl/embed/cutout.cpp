@@ -59,16 +59,17 @@ torch::Tensor read_h5_cutout(const std::filesystem::path& path, std::int64_t max
           fmt::format("cutout '{}': images has an axis of {} (1 to 2^31-1 allowed)", p, v));
     overflow = overflow || __builtin_mul_overflow(pixels, v, &pixels);
   }
+  // The caller's limit first (skyssl-serve's uploads): its message names the limit.
+  if (max_values > 0 && (overflow || pixels > static_cast<std::uint64_t>(max_values)))
+    throw data_error(
+        fmt::format("cutout '{}': images of {} x {} x {} x {} are over the limit of "
+                    "{} values",
+                    p, dims[0], dims[1], dims[2], dims[3], max_values));
   const std::uint64_t file_bytes = std::filesystem::file_size(path);
   if (overflow || pixels > std::max<std::uint64_t>(file_bytes, 1) * 1100 / 4)
     throw data_error(fmt::format(
         "cutout '{}': images declares {}x{}x{}x{} pixels, more than a file of {} bytes holds", p,
         dims[0], dims[1], dims[2], dims[3], file_bytes));
-  if (max_values > 0 && pixels > static_cast<std::uint64_t>(max_values))
-    throw data_error(
-        fmt::format("cutout '{}': images of {} x {} x {} x {} are over the limit of "
-                    "{} values",
-                    p, dims[0], dims[1], dims[2], dims[3], max_values));
   auto out = torch::empty({static_cast<std::int64_t>(dims[0]), static_cast<std::int64_t>(dims[1]),
                            static_cast<std::int64_t>(dims[2]), static_cast<std::int64_t>(dims[3])},
                           torch::kFloat32);
