@@ -92,7 +92,7 @@ sets+=("train.max_steps=$steps")
 say "submitting campaign.sbatch (local site, --time=1, --signal=B:USR1@20)"
 job=$(cd "$tmp" && SKYSSL_SITE=local SKYSSL_ROOT="$src" SKYSSL_BUILD_DIR="$bin" SKYSSL_TRAIN_BIN="$train" \
   SKYSSL_RANKS=2 SKYSSL_PRESET=example SKYSSL_RUN_DIR="$tmp/campaign" SKYSSL_SET="${sets[*]}" \
-  SKYSSL_GLOBAL_BATCH=64 SKYSSL_CKPT_MINUTES=0 SKYSSL_CKPT_KEEP=2 \
+  SKYSSL_GLOBAL_BATCH=64 SKYSSL_CKPT_MINUTES=0 SKYSSL_CKPT_KEEP=2 SKYSSL_TIME_LIMIT=00:01:00 \
   sbatch --parsable --hold --job-name=skyssl-test --nodes=1 --ntasks=2 --cpus-per-task=1 \
   --time=1 --time-min=1 --signal=B:USR1@20 --output="$tmp/campaign.log" \
   "$src/jobscripts/perlmutter/campaign.sbatch") || fail "sbatch failed"
