@@ -28,7 +28,10 @@ struct embedding_header {
   std::int64_t backbone_dim = 0;    // 0: no /backbone
   std::int64_t projection_dim = 0;  // 0: no /projection
   std::int64_t chunk_rows = 0;
-  std::int64_t chunks() const { return chunk_rows > 0 ? (rows + chunk_rows - 1) / chunk_rows : 0; }
+  // Rounded up without rows + chunk_rows - 1, which overflows for a hostile chunk_rows.
+  std::int64_t chunks() const {
+    return chunk_rows > 0 ? rows / chunk_rows + (rows % chunk_rows != 0 ? 1 : 0) : 0;
+  }
 };
 
 // A 1-D field to copy: its name and the HDF5 file type in the archive (an hid_t, kept opaque
