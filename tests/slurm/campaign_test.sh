@@ -37,10 +37,10 @@ mini_slurm_need || fail "Slurm or munge is not installed"
 (($(getconf _NPROCESSORS_ONLN) >= 2)) || fail "needs 2 CPUs for its 2 ranks"
 [ -x "$train" ] || fail "no trainer at $train"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/skyssl-slurm-test.XXXXXX")
-passed=0 watchdog=""
+passed=0 mini_slurm_watcher=""
 cleanup() {
   set +e
-  [ -z "$watchdog" ] || kill "$watchdog" 2>/dev/null
+  [ -z "$mini_slurm_watcher" ] || kill "$mini_slurm_watcher" 2>/dev/null
   if ((!passed)); then
     say "--- campaign log"; cat "$tmp/campaign.log" 2>/dev/null
     say "--- scontrol show job"; scontrol show job "${job:-0}" 2>/dev/null
@@ -54,15 +54,10 @@ trap cleanup EXIT
 trap 'fail "interrupted"' INT TERM HUP
 
 say "starting a private Slurm in $tmp/slurm"
-mini_slurm_start "$tmp/slurm" || fail "could not start Slurm"
-# If this shell is killed outright (no trap runs), take the daemons and jobs down anyway.
-( trap - EXIT INT TERM HUP; while kill -0 $$ 2>/dev/null; do sleep 1; done; mini_slurm_stop
-  [ "${SKYSSL_SLURM_TEST_KEEP:-0}" = 1 ] || rm -rf "$tmp" ) &
-watchdog=$!
+mini_slurm_session "$tmp" || fail "could not start Slurm"
 
 say "synthesising a survey"
-mpiexec -n 2 "$bin/apps/prep/skyssl-prep" synth --out "$tmp/survey.h5" --count 512 --size 64 --seed 1 \
-  >"$tmp/synth.log" 2>&1 || { cat "$tmp/synth.log"; fail "skyssl-prep synth failed"; }
+mini_slurm_synth "$bin/apps/prep/skyssl-prep" "$tmp/survey.h5" || fail "skyssl-prep synth failed"
 
 # The config both runs share: the example preset, narrowed. train.device and train.threads are
 # what the local site file sets too; the checkpoint keys only change when states are written.

@@ -39,11 +39,11 @@ mini_slurm_need || fail "Slurm or munge is not installed"
 [ -x "$train" ] || fail "no trainer at $train"
 [ -x "$prep" ] || fail "no skyssl-prep at $prep"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/skyssl-jobscripts-test.XXXXXX")
-passed=0 watchdog=""
+passed=0 mini_slurm_watcher=""
 declare -A job=()
 cleanup() {
   set +e
-  [ -z "$watchdog" ] || kill "$watchdog" 2>/dev/null
+  [ -z "$mini_slurm_watcher" ] || kill "$mini_slurm_watcher" 2>/dev/null
   if ((!passed)); then
     for f in "$tmp"/*.log; do say "--- $f"; tail -n 40 "$f"; done
     for c in "${!job[@]}"; do say "--- $c: job ${job[$c]}"; scontrol show job "${job[$c]}" 2>/dev/null | head -n 8; done
@@ -56,22 +56,18 @@ trap cleanup EXIT
 trap 'fail "interrupted"' INT TERM HUP
 
 say "starting a private Slurm in $tmp/slurm"
-mini_slurm_start "$tmp/slurm" || fail "could not start Slurm"
-# If this shell is killed outright (no trap runs), take the daemons and jobs down anyway.
-( trap - EXIT INT TERM HUP; while kill -0 $$ 2>/dev/null; do sleep 1; done; mini_slurm_stop
-  [ "${SKYSSL_SLURM_TEST_KEEP:-0}" = 1 ] || rm -rf "$tmp" ) &
-watchdog=$!
+mini_slurm_session "$tmp" || fail "could not start Slurm"
 
 say "synthesising a survey"
-mpiexec -n 2 "$prep" synth --out "$tmp/survey.h5" --count 512 --size 64 --seed 1 \
-  >"$tmp/synth.log" 2>&1 || { cat "$tmp/synth.log"; fail "skyssl-prep synth failed"; }
+mini_slurm_synth "$prep" "$tmp/survey.h5" || fail "skyssl-prep synth failed"
 
 # Long enough (tens of seconds) that a signal sent after the first step lands mid-run.
 steps=${SKYSSL_JOBSCRIPTS_TEST_STEPS:-600}
 # scaling.sbatch and smoke.sbatch set their own step counts.
 base_sets=(model.width=8 moco.K=256 train.epochs=1000 train_eval.enabled=false checkpoint.every_steps=0
   checkpoint.every_minutes=0 checkpoint.keep=2)
-sets=("${base_sets[@]}" train.global_batch=32 train.log_every=1 "train.max_steps=$steps")
+# moco.bn_group=16 divides the per-rank batch of the 1-rank (32) and the 2-rank (16) jobs.
+sets=("${base_sets[@]}" train.global_batch=32 moco.bn_group=16 train.log_every=1 "train.max_steps=$steps")
 # Rank 1 stays 8 s after the trainer has exited, deaf to TERM: past mini-slurm's KillWait of 5 s.
 cat >"$tmp/slow-rank.sh" <<EOF
 #!/bin/bash
@@ -139,6 +135,10 @@ while :; do
         say "$c: training; $( [ "$c" = train-append ] && echo requeueing || echo 'sending USR1 to the batch shell')"
         act "$c" || fail "$c: the action failed"
         done_action[$c]=1
+      elif [[ $(field "${job[$c]}" JobState) =~ $terminal ]]; then
+        # Its action can never come: say so now instead of waiting for the deadline.
+        say "--- $c.log"; tail -n 20 "$tmp/$c.log"
+        fail "$c: job ${job[$c]} ended $(field "${job[$c]}" JobState) before its trainer ran a step"
       else
         pending=1
       fi
@@ -167,7 +167,14 @@ has() { grep -qE "$2" "$tmp/$1.log" || fail "$1: no '$2' in its log"; }
 
 # timemin-update: restored before the requeue, and segment 2 ran with the full 3 minutes.
 expect_done timemin-update
-[ "$(field "${job[timemin-update]}" Restarts)" = 1 ] || fail "timemin-update: $(field "${job[timemin-update]}" Restarts) requeues, expected 1"
+# At least one requeue (ours); a loaded machine may need another segment (Slurm's own warning
+# before the 3-minute limit), which the campaign handles the same way.
+restarts_at_least_1() {
+  local n
+  n=$(field "${job[$1]}" Restarts)
+  ((${n:-0} >= 1)) || fail "$1: ${n:-no} requeues, expected at least 1"
+}
+restarts_at_least_1 timemin-update
 has timemin-update 'segment 1 of the campaign .*time limit 00:01:00'
 has timemin-update 'time limit 1 -> 3 min for the next segment'
 has timemin-update 'segment 2 of the campaign .*time limit 00:03:00'
@@ -183,9 +190,9 @@ has timemin-resubmit "segment 2 of the campaign .*time limit 00:03:00"
 has timemin-resubmit 'training complete'
 [ -f "$tmp/timemin-resubmit/weights.pt" ] || fail "timemin-resubmit: no weights.pt"
 
-# slow-rank: 85 survived the lingering rank; requeued once; completed.
+# slow-rank: 85 survived the lingering rank; requeued (at least once); completed.
 expect_done slow-rank
-[ "$(field "${job[slow-rank]}" Restarts)" = 1 ] || fail "slow-rank: $(field "${job[slow-rank]}" Restarts) requeues, expected 1"
+restarts_at_least_1 slow-rank
 has slow-rank 'rank 1 lingering'
 has slow-rank 'trainer exited with code 85'
 has slow-rank 'requeueing job'

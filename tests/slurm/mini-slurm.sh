@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # A private one-node Slurm for tests, sourced by the test scripts:
 #   source mini-slurm.sh; mini_slurm_start DIR; ...; mini_slurm_stop
+# or, for a test with a scratch directory TMP: mini_slurm_session TMP (Slurm in TMP/slurm).
 # Everything lives under DIR: its own munge key and socket, slurm.conf, state, spool and
 # logs, and two free TCP ports, so that two copies (or a site's real Slurm) never meet.
 # Clients find it through SLURM_CONF, which mini_slurm_start exports.
@@ -158,4 +159,29 @@ mini_slurm_stop() {
   done
   wait 2>/dev/null || true
   MINI_SLURM_DIR=
+}
+
+# mini_slurm_session TMP: a private Slurm in TMP/slurm for a test, and a watcher that takes the
+# daemons and jobs down (and removes TMP unless SKYSSL_SLURM_TEST_KEEP=1) if the test's shell is
+# killed outright and no trap runs. The watcher's pid goes to mini_slurm_watcher: the test's own
+# cleanup kills it first.
+mini_slurm_session() {
+  local tmp=$1 test_shell=$$
+  mini_slurm_start "$tmp/slurm" || return 1
+  (
+    trap - EXIT INT TERM HUP
+    while kill -0 "$test_shell" 2>/dev/null; do sleep 1; done
+    mini_slurm_stop
+    [ "${SKYSSL_SLURM_TEST_KEEP:-0}" = 1 ] || rm -rf "$tmp"
+  ) &
+  # shellcheck disable=SC2034  # read by the sourcing test's cleanup
+  mini_slurm_watcher=$!
+}
+
+# mini_slurm_synth PREP OUT: the survey the Slurm tests train on (512 galaxies of 64x64 pixels,
+# seed 1, written by 2 ranks); prints skyssl-prep's output and fails if it fails.
+mini_slurm_synth() {
+  local prep=$1 out=$2
+  mpiexec -n 2 "$prep" synth --out "$out" --count 512 --size 64 --seed 1 >"$out.log" 2>&1 ||
+    { cat "$out.log"; return 1; }
 }
