@@ -18,12 +18,12 @@ packages=(
   libhdf5-openmpi-dev
   libtrilinos-kokkos-dev
   libfmt-dev doctest-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
-  libfaiss-dev libcfitsio-dev libpng-dev zlib1g-dev
-  libcpp-httplib-dev  # skyssl-serve
   libfaiss-dev libcfitsio-dev libpng-dev zlib1g-dev libcsv-dev
+  libcpp-httplib-dev  # skyssl-serve
   python3 python3-h5py python3-torch python3-torchvision python3-numpy python3-matplotlib
   python3-yaml
-  slurm-wlm munge shellcheck
+  slurm-wlm munge
+  shellcheck  # test_shell_scripts: every tracked shell script
   # tests/cluster and scripts/cluster.sh: emulated hosts (ip netns, veth, bridge, tc netem)
   iproute2
   # libFuzzer harnesses (tests/fuzz, scripts/fuzz.sh): clang with its sanitizer runtimes
