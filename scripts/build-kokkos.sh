@@ -55,10 +55,12 @@ else
 fi
 build=${BUILD:-$(mktemp -d /tmp/kokkos-build.XXXXXX)}
 echo "build-kokkos: Kokkos $version $KOKKOS_SRC -> $prefix ($arch + SERIAL $host), building in $build"
+# KOKKOS_CMAKE_ARGS holds several arguments separated by spaces: split on whitespace, no globbing.
+read -r -a extra_args <<<"${KOKKOS_CMAKE_ARGS:-}"
 cmake -S "$KOKKOS_SRC" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
   "${compiler[@]}" -DCMAKE_CXX_STANDARD=17 "${backends[@]}" \
   -DKokkos_ENABLE_TESTS=OFF -DKokkos_ENABLE_EXAMPLES=OFF -DKokkos_ENABLE_BENCHMARKS=OFF \
-  -DBUILD_SHARED_LIBS=ON ${KOKKOS_CMAKE_ARGS:-}  # split on purpose: several arguments
+  -DBUILD_SHARED_LIBS=ON "${extra_args[@]}"
 cmake --build "$build" -j "${JOBS:-$(nproc)}"
 cmake --install "$build"
 if [[ -n $sm ]]; then
@@ -67,6 +69,7 @@ if [[ -n $sm ]]; then
   # Kokkos' config names the source tree's nvcc_wrapper as the compiler its launcher redirects
   # to: point it at the installed one, relative to the config, so the install can be carried
   # to another machine (scripts/gpu-check-all.sh) without the source tree.
+  # shellcheck disable=SC2016  # ${CMAKE_CURRENT_LIST_DIR} is written literally, for CMake to expand
   sed -i 's|^set(Kokkos_CXX_COMPILER ".*/nvcc_wrapper")|set(Kokkos_CXX_COMPILER "${CMAKE_CURRENT_LIST_DIR}/../../../bin/nvcc_wrapper")|' \
     "$(dirname "$(find "$prefix" -name KokkosConfigCommon.cmake | head -1)")/KokkosConfigCommon.cmake"
 fi

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts: lets OpenMPI run as root in containers and oversubscribe small
 # machines. Harmless under other MPIs.
 export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1}

@@ -18,12 +18,12 @@ packages=(
   libhdf5-openmpi-dev
   libtrilinos-kokkos-dev
   libfmt-dev doctest-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
-  libfaiss-dev libcfitsio-dev libpng-dev zlib1g-dev
-  libcpp-httplib-dev  # skyssl-serve
   libfaiss-dev libcfitsio-dev libpng-dev zlib1g-dev libcsv-dev
+  libcpp-httplib-dev  # skyssl-serve
   python3 python3-h5py python3-torch python3-torchvision python3-numpy python3-matplotlib
   python3-yaml
-  slurm-wlm munge shellcheck
+  slurm-wlm munge
+  shellcheck  # test_shell_scripts: every tracked shell script
   # tests/cluster and scripts/cluster.sh: emulated hosts (ip netns, veth, bridge, tc netem)
   iproute2
   # libFuzzer harnesses (tests/fuzz, scripts/fuzz.sh): clang with its sanitizer runtimes
@@ -53,7 +53,10 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 # Precompiled headers (cmake/SkysslPch.cmake): ccache caches files compiled against one only
 # with these sloppiness settings; the header's content is still hashed.
 export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ${SKYSSL_CMAKE_ARGS:-} >"$build.configure.log" 2>&1 \
+# SKYSSL_CMAKE_ARGS holds several arguments separated by spaces (scripts/sanitize.sh): split
+# into an array on whitespace, without the glob expansion an unquoted expansion would add.
+read -r -a cmake_args <<<"${SKYSSL_CMAKE_ARGS:-}"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${cmake_args[@]}" >"$build.configure.log" 2>&1 \
   || { cat "$build.configure.log"; exit 1; }
 sed -n '/skyssl feature summary/,/^-- $/p' "$build.configure.log"
 cmake --build "$build" -j "$jobs"

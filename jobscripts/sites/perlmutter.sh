@@ -70,7 +70,11 @@ skyssl_nccl_net_setup() {
   local nodes=$1 plugin
   plugin=$(skyssl_nccl_net_plugin)
   if ((nodes > 1)); then
-    if [ -z "$plugin" ]; then
+    if [ -z "$plugin" ] && [ -n "${SKYSSL_NCCL_NET_PLUGIN:-}" ]; then
+      echo "perlmutter.sh: $nodes nodes need NCCL's Slingshot plugin; SKYSSL_NCCL_NET_PLUGIN=$SKYSSL_NCCL_NET_PLUGIN" \
+        "is not a file: point it at libnccl-net.so, or unset it and module load nccl" >&2
+      return 1
+    elif [ -z "$plugin" ]; then
       echo "perlmutter.sh: $nodes nodes need NCCL's Slingshot plugin (libnccl-net.so), not found on" \
         "LD_LIBRARY_PATH: module load nccl (or set SKYSSL_NCCL_NET_PLUGIN to the plugin's path)" >&2
       return 1

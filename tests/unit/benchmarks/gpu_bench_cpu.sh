@@ -24,5 +24,7 @@ rc=$?
 [ $rc -eq 2 ] || fail "GPU mode without a device exited $rc, expected 2"
 echo "$msg" | grep -q "no CUDA device.*--cpu" || fail "GPU mode refusal does not name --cpu: $msg"
 msg=$("$bench" --cpu --precisions fp16 2>&1)
-[ $? -eq 2 ] && echo "$msg" | grep -q "fp16 needs CUDA" || fail "--cpu fp16 not refused: $msg"
+rc=$?
+[ $rc -eq 2 ] || fail "--cpu fp16 exited $rc, expected 2: $msg"
+echo "$msg" | grep -q "fp16 needs CUDA" || fail "--cpu fp16 refusal does not say fp16 needs CUDA: $msg"
 echo "gpu_bench_cpu: OK"
