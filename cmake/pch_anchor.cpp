@@ -1,2 +1,2 @@
 // The one source of the targets that compile skyssl's shared precompiled headers
-// (cmake/SkysslPch.cmake); it has nothing else to do.
+// (cmake/SkysslTorchBuild.cmake); it has nothing else to do.

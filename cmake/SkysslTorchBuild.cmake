@@ -1,16 +1,27 @@
-# Precompiled headers for LibTorch (off by default). Measured on this code (user CPU seconds, one
+# How the targets that link LibTorch are compiled. LibTorch's headers cost 20-30 s of CPU in every
+# file that includes them (104 of skyssl's ~200 files), most of a cold build, so:
+#
+# Unity builds (SKYSSL_UNITY, on): a LibTorch target's files are compiled in batches of
+# SKYSSL_UNITY_BATCH, one translation unit each, so that the headers are parsed once a batch
+# instead of once a file. The cost: an edit recompiles its whole batch (turn it off while
+# iterating on one file: -DSKYSSL_UNITY=OFF). Files of one batch share a translation unit, so
+# names in anonymous namespaces must differ between the files of a target (the build says so
+# when they do not).
+#
+# Precompiled headers (SKYSSL_PCH, off). Measured on this code (user CPU seconds, one
 # file each, -O2): a LibTorch-heavy file (model/safetensors.cpp) 37.3 s without, 31.9 s with the
 # header (-15%, full -g: the header is 777 MB and loading it costs most of what it saves); a file
 # that includes no LibTorch header (data/options.cpp) 1.7 s without, 7.5 s with (4x): a target's
 # precompiled header is forced into every one of its files. Over skyssl's mix of files the
-# header loses, so SKYSSL_PCH stays OFF until it can be limited to the files that include
-# LibTorch. Two shared precompiled headers: one for libraries (position-independent code) and
+# header loses. Two shared precompiled headers: one for libraries (position-independent code) and
 # one for executables (tests, apps, benchmarks). GCC ignores a precompiled header whose code-generation
 # flags differ from the file's (-Winvalid-pch says so) and parses the headers as text: a
 # mismatch costs time, never correctness.
 #
 # ccache: with sloppiness pch_defines,time_macros (scripts/setup.sh exports it) ccache caches
 # files compiled against a precompiled header, keyed by the header's content.
+option(SKYSSL_UNITY "Compile LibTorch targets in unity batches (LibTorch's headers parsed once a batch)" ON)
+set(SKYSSL_UNITY_BATCH 8 CACHE STRING "Files per unity batch (SKYSSL_UNITY)")
 option(SKYSSL_PCH "Precompile LibTorch's and the other heavy headers (slower here: see above)" OFF)
 
 set(SKYSSL_PCH_HEADERS <torch/torch.h> <fmt/format.h> <nlohmann/json.hpp> <string> <vector>
@@ -62,20 +73,28 @@ function(_skyssl_links_torch target out_var)
   set(${out_var} ${_found} PARENT_SCOPE)
 endfunction()
 
-# Uses the shared precompiled header of its kind in `target` if it links LibTorch; a target with
-# code-generation flags of its own (kernels: -O3, -march) gets a precompiled header of its own.
-# Deferred to the end of the configure step, when the target's options and links are final.
-function(skyssl_precompile target)
-  if(SKYSSL_PCH)
+# If `target` links LibTorch: compiles it in unity batches (SKYSSL_UNITY) and uses the shared
+# precompiled header of its kind (SKYSSL_PCH); a target with code-generation flags of its own
+# (kernels: -O3, -march) gets a precompiled header of its own. Deferred to the end of the
+# configure step, when the target's options and links are final.
+function(skyssl_torch_build target)
+  if(SKYSSL_PCH OR SKYSSL_UNITY)
     # A deferred call expands its arguments when it runs: bake the target's name in now.
     cmake_language(EVAL CODE "cmake_language(DEFER DIRECTORY [[${PROJECT_SOURCE_DIR}]]
-                                             CALL _skyssl_precompile_now [[${target}]])")
+                                             CALL _skyssl_torch_build_now [[${target}]])")
   endif()
 endfunction()
 
-function(_skyssl_precompile_now target)
+function(_skyssl_torch_build_now target)
   _skyssl_links_torch(${target} _torch)
   if(NOT _torch)
+    return()
+  endif()
+  if(SKYSSL_UNITY)
+    set_target_properties(${target} PROPERTIES UNITY_BUILD ON
+                                               UNITY_BUILD_BATCH_SIZE ${SKYSSL_UNITY_BATCH})
+  endif()
+  if(NOT SKYSSL_PCH)
     return()
   endif()
   get_target_property(_type ${target} TYPE)
@@ -89,17 +108,17 @@ function(_skyssl_precompile_now target)
   endif()
 endfunction()
 
-# skyssl_precompile for every executable defined in `dir` and the directories below it.
-function(skyssl_precompile_tree dir)
+# skyssl_torch_build for every executable defined in `dir` and the directories below it.
+function(skyssl_torch_build_tree dir)
   get_property(_targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
   foreach(_t IN LISTS _targets)
     get_target_property(_type ${_t} TYPE)
     if(_type STREQUAL "EXECUTABLE")
-      skyssl_precompile(${_t})
+      skyssl_torch_build(${_t})
     endif()
   endforeach()
   get_property(_subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
   foreach(_d IN LISTS _subdirs)
-    skyssl_precompile_tree(${_d})
+    skyssl_torch_build_tree(${_d})
   endforeach()
 endfunction()
