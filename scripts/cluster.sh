@@ -14,7 +14,8 @@
 #
 # Example: 2 hosts x 2 ranks of the trainer
 #   scripts/cluster.sh run 2 2 -- mpirun --hostfile /run/skyssl-cluster-skyc/hostfile -n 4 \
-#     build/apps/train/skyssl-train --preset example --run-dir /tmp/run --set train.epochs=1
+#     build/apps/train/skyssl-train --preset example --run-dir /tmp/run --set train.epochs=1 \
+#     --set moco.bn_group=16
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

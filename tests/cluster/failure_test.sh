@@ -41,7 +41,8 @@ die() {
 
 mpiexec -n 2 "$build/apps/prep/skyssl-prep" synth --out "$work/survey.h5" --count 512 --size 64 \
   --seed 1 >"$work/synth.log" 2>&1 || { cat "$work/synth.log"; exit 1; }
-sets=(--preset example --set "data.path=$work/survey.h5" --set moco.K=256 --set model.width=8
+# moco.bn_group=16 divides a rank's batch at 4 ranks (16 images) and at 2 (32, the resume).
+sets=(--preset example --set "data.path=$work/survey.h5" --set moco.bn_group=16 --set moco.K=256 --set model.width=8
   --set train.log_every=1 --set train_eval.enabled=false --set checkpoint.every_steps=2
   --set "dist.timeout_s=$timeout_s")
 

@@ -32,7 +32,8 @@ cluster_up 2 2
 mpiexec -n 2 "$build/apps/prep/skyssl-prep" synth --out "$work/survey.h5" --count 2048 --size 64 \
   --seed 1 >"$work/synth.log" 2>&1 || { cat "$work/synth.log"; exit 1; }
 # The example's config, 8 steps, every step logged; the watchdog armed as in production.
-sets=(--preset example --set "data.path=$work/survey.h5" --set train.max_steps=8
+# moco.bn_group=16: the example's group of 32 does not divide a rank's 16 images at 4 ranks.
+sets=(--preset example --set "data.path=$work/survey.h5" --set moco.bn_group=16 --set train.max_steps=8
   --set train.log_every=1 --set train_eval.enabled=false --set checkpoint.every_steps=4
   --set checkpoint.keep=2 --set dist.timeout_s=120)
 
