@@ -131,7 +131,7 @@ def main():
             for mode in ("weak", "strong"):
                 r2 = [r for r in res if r["mode"] == mode and r["ranks"] == 2]
                 if r2:
-                    row(f"{mode} scaling efficiency 1 -> 2 ranks (2 shared cores)", r2[0]["efficiency"],
+                    row(f"{mode} scaling efficiency 1 -> 2 ranks ({os.cpu_count()} cores)", r2[0]["efficiency"],
                         REF_WEAK if mode == "weak" else None, ">= 0.9 on a core (GPU) per rank")
     if want("reader"):
         # The benchmark's own archives (4,096 x 3x152x152 float32: one file, then 4 files), so
@@ -227,8 +227,8 @@ def write_results(path, rows):
         f.write("# Benchmark results\n\n"
                 "Written by `bash scripts/bench.sh` (`benchmarks/run_all.py --results`) from its "
                 "latest full run; rerun it to refresh. [performance.md](performance.md) says "
-                "what each benchmark compares; \"reference\" is the figure before the work the "
-                "benchmark judges, or the baseline it compares against (raw MPI, POSIX reads, "
+                "what each benchmark compares; \"reference\" is the figure a target was set "
+                "against (the code without the work the benchmark judges), or the baseline it compares against (raw MPI, POSIX reads, "
                 "LibTorch ops).\n\n")
         f.write(f"Machine: {cpu_model()}, {os.cpu_count()} logical CPUs.\n\n")
         f.write("| figure | ours | reference | ratio | target |\n|---|---|---|---|---|\n")

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Checks that every flag, config key and file named in README.md and docs/*.md exists.
+"""Checks that every flag, config key and file named in README.md and docs/*.md exists, and
+that no line of them carries a date, a time of day or a remark on machine load.
 
     check_docs_facts.py --root REPO [--docs FILE ...]   # the repo's docs, or the files given
     check_docs_facts.py --root REPO --self-test         # the checks must catch planted errors
@@ -39,6 +40,23 @@ What counts as a fact (the extraction rules):
     program path under benchmarks/ names a build output: its folder's CMakeLists.txt must
     build a target of that name. A Markdown link to a relative path must exist, relative to
     the doc.
+
+Docs describe the product as it is, not the history of how it got there (issue #18): no doc
+line may carry a calendar date, a time of day or a remark on machine load; those belong in
+CHANGELOG.md. Reported as doc:line: what, 'the phrase'. The rules:
+
+  Calendar dates (DATES): ISO 2026-12-06, numeric 06/12/2026 or 2026/12/06, a month name with a
+    day (Dec 6, 6 December) or with a year (December 2026). A bare year is not a date
+    (citations: Hayat et al. 2021).
+  Times of day (TIMES): hh:mm[:ss] with hh 0-23, 11 pm / 11:30 a.m., UTC/GMT.
+    Dates and times are looked for in prose only: fenced code blocks and inline code spans are
+    skipped, since sample log output may carry timestamps and code spans carry durations and
+    coordinates (`--time-min=02:00:00`, `10:41:05.1`, `127.0.0.1:8080`).
+  Load phrasing (LOAD): "shared with other", "other jobs", "other engineers", "load average",
+    "at load"/"under load", "(heavily|lightly) loaded", "loaded VM/machine", "busy machine",
+    "nothing else running", "idle machine", "while it/others was/were building/running",
+    "not yet". Looked for everywhere, fenced blocks and code spans included: no sample output
+    needs them.
 """
 import argparse
 import glob
@@ -222,6 +240,52 @@ def program_names(repo):
     return sorted(names, key=len, reverse=True)
 
 
+MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+         r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
+DATES = [
+    r"\b(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b",          # 2026-12-06
+    r"\b\d{1,2}/\d{1,2}/(?:19|20)\d\d\b",                                   # 06/12/2026
+    r"\b(?:19|20)\d\d/\d{1,2}/\d{1,2}\b",                                   # 2026/12/06
+    r"(?<![\w/])" + MONTH + r"\.? \d{1,2}(?:st|nd|rd|th)?\b(?![.:]\d)",       # Dec 6
+    r"\b\d{1,2}(?:st|nd|rd|th)? " + MONTH + r"\b",                            # 6 December
+    r"(?<![\w/])" + MONTH + r",? (?:19|20)\d\d\b",                           # December 2026
+]
+TIMES = [
+    r"(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?![\d:])",           # 23:07, 23:07:45
+    r"(?i)\b(?:1[0-2]|0?[1-9])(?::[0-5]\d)? ?(?:am|pm|a\.m\.|p\.m\.)(?!\w)",  # 11 pm
+    r"\b(?:UTC|GMT)\b",
+]
+LOAD = [
+    r"shared with other", r"\bother jobs\b", r"\bother engineers", r"\bload averages?\b",
+    r"\b(?:at|under) load\b", r"\b(?:heavily|lightly) loaded\b",
+    r"\bloaded (?:VM|machine|host|node)\b", r"\bbusy (?:VM|machine|host|node)\b",
+    r"\bnothing else (?:was |is )?running\b", r"\bidle (?:VM|machine|host)\b",
+    r"\bwhile (?:it|they|others?|other \w+|the (?:VM|machine)) (?:was|were|is|are) "
+    r"(?:building|running|busy|shared)\b",
+    r"\bnot yet\b",
+]
+
+
+def history_problems(where, text):
+    """Dates and times of day in prose, load phrasing anywhere (the rules in the docstring)."""
+    errors = []
+    in_fence = False
+    for n, line in enumerate(text.splitlines(), 1):
+        if FENCE.match(line):
+            in_fence = not in_fence
+            continue
+        prose = "" if in_fence else SPAN.sub(" ", line)
+        for kind, patterns, where_text in (("calendar date", DATES, prose),
+                                           ("time of day", TIMES, prose),
+                                           ("load or status phrasing", LOAD, line)):
+            for pat in patterns:
+                flags = 0 if kind != "load or status phrasing" else re.I
+                for m in re.finditer(pat, where_text, flags):
+                    errors.append(f"{where}:{n}: {kind} '{m.group(0)}': docs describe the "
+                                  f"product as it is; history and loads go in CHANGELOG.md")
+    return errors
+
+
 def check_doc(repo, path, text):
     errors = []
     names = program_names(repo)
@@ -305,7 +369,7 @@ def check_doc(repo, path, text):
             key = f"{section}.{m.group(1)}"
             if not repo.key_defined(key):
                 errors.append(f"{where}:{n}: config key {key} (table under [{section}]) is read nowhere")
-    return errors
+    return errors + history_problems(where, text)
 
 
 WRONG_DOC = """# A doc with one planted error of each kind
@@ -315,6 +379,43 @@ See `scripts/no_such_script.sh` and [the guide](no-such-guide.md).
 RIGHT_DOC = """# A doc whose facts all hold
 Run `skyssl-train --run-dir r --set train.epochs=2` or `bash scripts/example.sh --seeds 1,2`.
 See `scripts/setup.sh`, `build/apps/train/skyssl-train` and [the README](README.md).
+"""
+
+# One planted line each (and what must be reported): every date, time and load pattern.
+HISTORY_WRONG = [
+    ("Measured on 2026-12-06 at the old commit.", "calendar date '2026-12-06'"),
+    ("Measured on 06/12/2026.", "calendar date '06/12/2026'"),
+    ("Measured 2026/12/06.", "calendar date '2026/12/06'"),
+    ("Rerun on Dec 6, faster.", "calendar date 'Dec 6'"),
+    ("Rerun on 6 December.", "calendar date '6 December'"),
+    ("As of December 2026 the reader is faster.", "calendar date 'December 2026'"),
+    ("The run started at 23:07 and took 2 h.", "time of day '23:07'"),
+    ("It ended at 11 pm.", "time of day '11 pm'"),
+    ("Measured at 21:40:05.", "time of day '21:40:05'"),
+    ("Quiet rerun (UTC evening).", "time of day 'UTC'"),
+    ("On a 2-core machine shared with other work.", "load or status phrasing 'shared with other'"),
+    ("Slower: other jobs ran.", "load or status phrasing 'other jobs'"),
+    ("Load average 4.7 during the run.", "load or status phrasing 'Load average'"),
+    ("The reader at load gives 0.8x.", "load or status phrasing 'at load'"),
+    ("Measured while others were building.", "load or status phrasing 'while others were building'"),
+    ("Measured while it was running other builds.", "load or status phrasing 'while it was running'"),
+    ("On a busy machine the ms are pessimistic.", "load or status phrasing 'busy machine'"),
+    ("The NCCL path has not yet run on a GPU.", "load or status phrasing 'not yet'"),
+    ("The VM was heavily loaded.", "load or status phrasing 'heavily loaded'"),
+    ("On a 2-core VM with nothing else running.", "load or status phrasing 'nothing else running'"),
+    ("```\nstep 10 (the machine is shared with other builds)\n```",
+     "load or status phrasing 'shared with other'"),
+]
+# Lines that must pass: a fenced log sample with timestamps, durations and coordinates in code
+# spans, a citation year, ratios, RA/Dec, and "while" describing the product.
+HISTORY_RIGHT = """# Dates, times and loads that are not history
+```
+2026-12-06 23:07:01 step 10 loss 6.93 (11 pm run)
+```
+Ask for `--time-min=02:00:00`, query `10:41:05.1` / `+12:00:30` on `127.0.0.1:8080`.
+The SDSS preset follows Hayat et al. 2021; deflate's largest ratio is ~1032:1; 1:4 ranks.
+Queries by RA/Dec 16 times a second; the pipeline reads batch s+1 while the step is running.
+A staging slot is never busy twice; the index is loaded when it exists.
 """
 
 
@@ -334,6 +435,15 @@ def self_test(repo):
         print(f"self-test: a correct doc was flagged: {e}", file=sys.stderr)
     if len(errors) != len(wanted):
         print(f"self-test: {len(errors)} errors for {len(wanted)} planted: {errors}", file=sys.stderr)
+    for line, want in HISTORY_WRONG:
+        got = history_problems("planted.md", line + "\n")
+        if len(got) != 1 or want not in got[0]:
+            print(f"self-test: planted line {line!r}: wanted one report of {want}, got {got}",
+                  file=sys.stderr)
+            missed.append(want)
+    for e in history_problems("planted.md", HISTORY_RIGHT):
+        print(f"self-test: a line without history was flagged: {e}", file=sys.stderr)
+        clean.append(e)
     ok = not missed and not clean and len(errors) == len(wanted)
     print("self-test: " + ("every planted error caught, the correct doc passes" if ok else "FAILED"))
     return 0 if ok else 1
