@@ -22,6 +22,8 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from machine_info import cpu_model  # noqa: E402  (scripts/ is on the path from here on)
 
 # Figures measured before issue #13's work (the issue text, 2026-12-01, this machine).
 REF_MOCO_RATIO = 1.71
@@ -209,16 +211,6 @@ def main():
         print("failed: " + "; ".join(failures), file=sys.stderr)
         return 1
     return 0
-
-
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def write_results(path, rows):

@@ -18,6 +18,9 @@ import statistics
 import sys
 import tomllib
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine_info import cpu_model  # noqa: E402  (beside this script)
+
 ENCODERS = [
     ("ssl", "ssl (MoCo v2, {epochs} epochs)"),
     ("random_init", "random_init (same ResNet)"),
@@ -32,16 +35,6 @@ COLUMNS = [
     ("photo-z sigma_MAD, 180-bin head", "photo_z", "head_sigma_mad", "{:.4f}"),
     ("self-retrieval top-1", "self_retrieval", "top1", "{:.3f}"),
 ]
-
-
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def load_run(run_dir):
@@ -78,8 +71,9 @@ def table(runs):
     threads = train.get("threads", 0)
     ranks = os.environ.get("SKYSSL_EXAMPLE_RANKS", "2")
     meta = reports[0].get("meta", {})
+    machine = cpu_model(platform.processor() or "unknown CPU")
     lines = [
-        f"Machine: {cpu_model()}, {os.cpu_count()} logical CPUs; {ranks} ranks, "
+        f"Machine: {machine}, {os.cpu_count()} logical CPUs; {ranks} ranks, "
         f"train.threads = {threads}"
         + (" (LibTorch's default)" if threads == 0 else "")
         + f"; {train.get('epochs', '?')} epochs.",

@@ -31,6 +31,14 @@ int main(int argc, char** argv) {
   CLI::App app{"skyssl-eval: probes, curves, self-retrieval and baselines on frozen embeddings"};
   config_sources sources;
   eval::evaluation_options o;
+  // The library's messages name these flags and the command that embeds.
+  o.names.run_dir = "--run-dir";
+  o.names.embeddings = "--embeddings";
+  o.names.features = "--features";
+  o.names.class_field = "--class-field";
+  o.names.z_field = "--z-field";
+  o.names.embed_run = "skyssl-embed --run-dir";
+  o.names.embed_archive = "skyssl-embed --set data.path=...";
   apps::add_config_flags(app, sources);
   app.add_option("--run-dir", o.run_dir, "run directory written by skyssl-train");
   app.add_option("--embeddings", o.embeddings, "embedding file written by skyssl-embed");

@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <optional>
 
+#include "apps/common/index_flags.hpp"
 #include "apps/common/tool_main.hpp"
 #include "kernels/kokkos_runtime.hpp"
 #include "skyssl/core/durable_file.hpp"
@@ -32,7 +32,7 @@ using namespace skyssl;
 namespace {
 
 struct cli_args {
-  std::string embeddings, space, index, kind = "flat", refine = "sq8", json, gallery;
+  std::string embeddings, space, index, kind = "flat", json, gallery;
   std::vector<std::string> archive;
   bool rebuild = false;
   search::index_build_options build;
@@ -54,38 +54,30 @@ int run(cli_args a) {
   const embed::embedding_reader e(a.embeddings);
   const std::string space = search::choose_space(e, a.space);
   a.build.index.kind = search::parse_index_kind(a.kind, "--kind");
-  a.build.index.refine = a.refine;
-  std::optional<search::search_index> index;
-  if (!a.index.empty() && fs::exists(a.index) && !a.rebuild) {
-    index.emplace(search::search_index::load(a.index, e, space));
-    log::info("loaded {} ({}, {} rows of /{})", a.index, index->index().description(),
-              index->rows(), space);
-  } else {
-    log::info("building a {} index over {} x {} /{} of {}",
-              search::factory_string(a.build.index, e.dim(space), e.rows()), e.rows(), e.dim(space),
-              space, a.embeddings);
-    auto last = std::chrono::steady_clock::now();
-    index.emplace(
-        search::search_index::build(e, space, a.build, [&](std::int64_t done, std::int64_t all) {
-          const auto now = std::chrono::steady_clock::now();
-          if (now - last > std::chrono::seconds(10) || done == all) {
-            log::info("  indexed {}/{} rows", done, all);
-            last = now;
-          }
-        }));
-    log::info("built in {:.1f} s", index->build_seconds());
+  auto last = std::chrono::steady_clock::now();
+  auto opened = search::open_index(a.index, e, space, a.build, a.rebuild,
+                                   [&](std::int64_t done, std::int64_t all) {
+                                     const auto now = std::chrono::steady_clock::now();
+                                     if (now - last > std::chrono::seconds(10) || done == all) {
+                                       log::info("  indexed {}/{} rows", done, all);
+                                       last = now;
+                                     }
+                                   });
+  auto& index = opened.index;
+  if (opened.built) {
+    log::info("built in {:.1f} s", index.build_seconds());
     if (!a.index.empty()) {
       refuse_output_over_input(a.index, {a.embeddings}, "--index");
-      index->save(a.index);
+      index.save(a.index);
       log::info("saved {} (and {}.json)", a.index, a.index);
     }
   }
   if (!has_queries) return 0;  // built and saved
-  index->index().set_search_options(a.search);
+  index.index().set_search_options(a.search);
   const auto q = search::resolve_queries(a.query, e, space);
-  const std::int64_t k = std::min<std::int64_t>(a.k, index->rows());
-  const auto nn = index->index().search(q.vectors.data(), q.size(), k);
-  const auto report = search::search_report(q, nn, e, index->index().description(), space);
+  const std::int64_t k = std::min<std::int64_t>(a.k, index.rows());
+  const auto nn = index.index().search(q.vectors.data(), q.size(), k);
+  const auto report = search::search_report(q, nn, e, index.index().description(), space);
   for (const auto& qr : report["queries"]) {
     log::info("neighbours of {}:", qr["query"].get<std::string>());
     int rank = 0;
@@ -135,10 +127,7 @@ int main(int argc, char** argv) {
   app.add_option("--index", a.index,
                  "index file: loaded when it exists, else built and saved there");
   app.add_flag("--rebuild", a.rebuild, "build the index again even if --index exists");
-  app.add_option("--kind", a.kind, "index to build: flat (exact), ivf-flat, ivf-sq8, ivf-pq, hnsw");
-  app.add_option("--nlist", a.build.index.nlist, "IVF lists (0: about 2 sqrt(rows))");
-  app.add_option("--pq-m", a.build.index.pq_m, "ivf-pq bytes per row (0: dim / 4)");
-  app.add_option("--refine", a.refine, "ivf-pq re-ranking copy: sq8, fp16, flat or none");
+  apps::add_index_build_flags(app, a.kind, a.build.index);
   app.add_option("--hnsw-m", a.build.index.hnsw_m, "hnsw graph degree");
   app.add_option("--train-rows", a.build.train_rows, "training sample (0: what the index needs)");
   app.add_option("--nprobe", a.search.nprobe, "IVF lists visited per query")

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <thread>
 
+#include "apps/common/index_flags.hpp"
 #include "kernels/kokkos_runtime.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
@@ -27,7 +28,7 @@ namespace {
 struct cli_args {
   serve::service_options service;
   serve::server_options server;
-  std::string kind = "flat", refine = "sq8", listen = "127.0.0.1:8080", token_file;
+  std::string kind = "flat", listen = "127.0.0.1:8080", token_file;
 };
 
 std::string read_token_file(const std::string& path) {
@@ -53,7 +54,6 @@ int run(cli_args a) {
         "give --token or --token-file",
         a.listen));
   a.service.build.index.kind = search::parse_index_kind(a.kind, "--kind");
-  a.service.build.index.refine = a.refine;
   a.server.pages = skyssl_www_files();
 
   // SIGINT and SIGTERM go to one thread that stops the server; every other thread (HTTP
@@ -99,10 +99,7 @@ int main(int argc, char** argv) {
   app.add_option("--archive", s.archive,
                  "archive for tiles (default: the embedding file's source)");
   app.add_option("--space", s.space, "backbone or projection (default: backbone if present)");
-  app.add_option("--kind", a.kind, "index to build: flat (exact), ivf-flat, ivf-sq8, ivf-pq, hnsw");
-  app.add_option("--nlist", s.build.index.nlist, "IVF lists (0: about 2 sqrt(rows))");
-  app.add_option("--pq-m", s.build.index.pq_m, "ivf-pq bytes per row (0: dim / 4)");
-  app.add_option("--refine", a.refine, "ivf-pq re-ranking copy: sq8, fp16, flat or none");
+  apps::add_index_build_flags(app, a.kind, s.build.index);
   app.add_option("--nprobe", s.search.nprobe, "IVF lists visited when a request gives no nprobe")
       ->check(CLI::PositiveNumber);
   app.add_option("--ef-search", s.search.ef_search, "hnsw search queue")

@@ -38,6 +38,25 @@ bool injected_enospc() {
   return v && std::strcmp(v, "enospc") == 0;
 }
 
+// Writes all of `bytes` to `fd`, retrying short writes and EINTR; a failure throws `Error`
+// naming `path` and how many bytes of the file (`before` plus this call's) were written.
+template <class Error>
+void write_all(int fd, const void* data, std::size_t bytes, const std::filesystem::path& path,
+               std::size_t before) {
+  const auto* p = static_cast<const char*>(data);
+  std::size_t left = bytes;
+  while (left > 0) {
+    const ssize_t n = injected_enospc() ? (errno = ENOSPC, -1) : ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(fmt::format("cannot write '{}': {} (after {} bytes)", path.string(),
+                              reason(errno), before + (bytes - left)));
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
 }  // namespace
 
 durable_file::durable_file(const std::filesystem::path& path) : path_(path) {
@@ -52,18 +71,7 @@ durable_file::~durable_file() {
 
 void durable_file::write(const void* data, std::size_t bytes) {
   crc_ = crc_update(crc_, data, bytes);
-  const auto* p = static_cast<const char*>(data);
-  std::size_t left = bytes;
-  while (left > 0) {
-    const ssize_t n = injected_enospc() ? (errno = ENOSPC, -1) : ::write(fd_, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw checkpoint_error(fmt::format("cannot write '{}': {} (after {} bytes)", path_.string(),
-                                         reason(errno), bytes_ + (bytes - left)));
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
+  write_all<checkpoint_error>(fd_, data, bytes, path_, bytes_);
   bytes_ += bytes;
 }
 
@@ -105,18 +113,7 @@ atomic_output::~atomic_output() {
 }
 
 void atomic_output::write(const void* data, std::size_t bytes) {
-  const auto* p = static_cast<const char*>(data);
-  std::size_t left = bytes;
-  while (left > 0) {
-    const ssize_t n = injected_enospc() ? (errno = ENOSPC, -1) : ::write(fd_, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw error(fmt::format("cannot write '{}': {} (after {} bytes)", path_.string(),
-                              reason(errno), bytes_ + (bytes - left)));
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
+  write_all<error>(fd_, data, bytes, path_, bytes_);
   bytes_ += bytes;
 }
 

@@ -31,6 +31,11 @@ struct archive::column_state {
   std::unique_ptr<detail::direct_rows> direct;  // null: HDF5 selections
 };
 
+namespace {
+// Why files' images are read through HDF5 selections: reason -> (files, the first of them).
+using fallback_counts = std::map<std::string, std::pair<int, std::string>>;
+}  // namespace
+
 struct archive::file_state {
   std::string path;
   int fd = -1;        // for direct reads; kept for the archive's lifetime
@@ -41,6 +46,16 @@ struct archive::file_state {
   ~file_state() {
     if (fd >= 0) ::close(fd);
   }
+  // Opens the file for direct reads and finds where the images' rows lie; returns how the
+  // images are read (file_info::images_read) and counts a fallback to HDF5 in `fallbacks`.
+  std::string open_direct_images(const std::string& images_name, fallback_counts& fallbacks);
+  // Opens every 1-D dataset but the images as a column, read directly where its layout allows.
+  void open_columns(const std::vector<dataset_info>& datasets, const std::string& images_name,
+                    bool direct_reads);
+  // Every dataset is read directly from contiguous storage.
+  bool all_contiguous() const;
+  // Closes the HDF5 handles: only the descriptor is needed from now on.
+  void release_hdf5();
 };
 
 void pixel_report::merge(const pixel_report& o) {
@@ -224,6 +239,190 @@ void ensure_file_limit(std::size_t files, const std::string& first) {
   }
 }
 
+// The HDF5 file at `path`, opened read-only once it is known to exist and to be HDF5.
+h5::handle open_hdf5_file(const std::string& path) {
+  if (!fs::exists(path)) throw archive_error(fmt::format("archive file '{}' does not exist", path));
+  if (H5Fis_hdf5(path.c_str()) <= 0)
+    throw archive_error(fmt::format("archive file '{}' is not a readable HDF5 file", path));
+  return h5::handle(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
+                              fmt::format("archive file '{}' cannot be opened", path)));
+}
+
+// The images dataset among a file's datasets, which must be 4-D (N,C,H,W).
+const dataset_info& find_images(const std::vector<dataset_info>& datasets,
+                                const std::string& images_name, const std::string& path) {
+  const auto it = std::find_if(datasets.begin(), datasets.end(),
+                               [&](const dataset_info& d) { return d.name == images_name; });
+  if (it == datasets.end()) {
+    std::vector<std::string> names;
+    for (const auto& d : datasets) names.push_back(d.name);
+    throw archive_error(
+        fmt::format("archive file '{}' has no dataset '{}' (it has: {})", path, images_name,
+                    names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+  }
+  if (it->shape.size() != 4)
+    throw archive_error(
+        fmt::format("archive file '{}': dataset '{}' has rank {} (shape {}), expected 4 (N,C,H,W)",
+                    path, images_name, it->shape.size(), shape_str(it->shape)));
+  return *it;
+}
+
+h5::handle open_dataset(hid_t file, const std::string& name, const std::string& path) {
+  return h5::handle(
+      h5::check(H5Dopen2(file, name.c_str(), H5P_DEFAULT),
+                fmt::format("archive file '{}': cannot open dataset '{}'", path, name)));
+}
+
+void check_image_dtype(hid_t images, const dataset_info& info, const std::string& path) {
+  h5::handle t(H5Dget_type(images));
+  if (!accepted_image_type(t.get()))
+    throw archive_error(fmt::format(
+        "archive file '{}': dataset '{}' has dtype {}; expected float32 (float16, float64 and "
+        "uint16 are accepted)",
+        path, info.name, info.dtype));
+}
+
+// Every dataset but the images has one entry per image row.
+void check_field_lengths(const file_info& info, const std::string& images_name) {
+  for (const auto& d : info.datasets) {
+    if (d.name == images_name) continue;
+    if (d.shape.empty() || d.shape[0] != info.rows)
+      throw archive_error(
+          fmt::format("archive file '{}': field '{}' has length {} but '{}' has {} rows", info.path,
+                      d.name, d.shape.empty() ? 0 : d.shape[0], images_name, info.rows));
+  }
+}
+
+// A file whose writer stopped before the end says so in its completeness attribute.
+void check_complete(hid_t file, const std::string& path) {
+  if (double complete = 1.0;
+      h5::read_double_attr(file, complete_attribute, complete) && complete != 1.0)
+    throw archive_error(fmt::format(
+        "archive file '{}' is unfinished ({} = 0: the command writing it stopped before the "
+        "end); write it again",
+        path, complete_attribute));
+}
+
+// A 'bands' attribute written as one string, "grz" or "g,r,z", split into bands; a single
+// word of one letter per channel is split into letters.
+std::vector<std::string> split_bands(const std::string& text, int channels) {
+  std::vector<std::string> split;
+  std::string cur;
+  for (char ch : text) {
+    if (ch == ',' || ch == ' ') {
+      if (!cur.empty()) split.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(ch);
+    }
+  }
+  if (!cur.empty()) split.push_back(cur);
+  if (split.size() == 1 && static_cast<int>(split[0].size()) == channels) {
+    std::vector<std::string> chars;
+    for (char ch : split[0]) chars.emplace_back(1, ch);
+    split = chars;
+  }
+  return split;
+}
+
+// What the files' attributes say about the archive: the bands (every file that names them
+// must agree), the pixel scale and the survey (the last file that names them).
+struct file_attributes {
+  std::vector<std::string> bands;
+  double pixel_scale = 0.0;
+  std::string survey;
+
+  void read(hid_t file, const std::string& path, int channels, const std::string& first_path) {
+    std::vector<std::string> b;
+    double s = 0.0;
+    std::vector<std::string> sv;
+    const bool has_b = h5::read_string_attr(file, "bands", b);
+    const bool has_s = h5::read_double_attr(file, "pixel_scale", s);
+    if (h5::read_string_attr(file, "survey", sv) && !sv.empty()) survey = sv.front();
+    if (has_b && b.size() == 1 && static_cast<int>(b[0].size()) != 1)
+      b = split_bands(b[0], channels);
+    if (has_b) {
+      if (!bands.empty() && b != bands)
+        throw archive_error(fmt::format("archive file '{}' has bands [{}] but '{}' has [{}]", path,
+                                        fmt::join(b, ","), first_path, fmt::join(bands, ",")));
+      bands = b;
+    }
+    if (has_s) pixel_scale = s;
+  }
+};
+
+// The survey's preset: by name, else (no survey named) by the channel count; null if none.
+const survey_preset* find_preset(const std::string& survey, int channels) {
+  const survey_preset* preset = nullptr;
+  for (const auto& p : presets())
+    if (p.name == survey) preset = &p;
+  if (!preset && survey.empty())
+    for (const auto& p : presets())
+      if (p.channels == channels) preset = &p;
+  return preset;
+}
+
+// Bands: file attribute > option (data.bands) > preset; one per image channel.
+std::vector<std::string> choose_bands(const file_attributes& files, const archive_options& options,
+                                      const survey_preset* preset, int channels,
+                                      const std::string& first) {
+  std::vector<std::string> bands;
+  if (!files.bands.empty()) {
+    if (!options.bands.empty() && options.bands != files.bands)
+      throw archive_error(fmt::format("archive '{}' has bands [{}] but data.bands is [{}]", first,
+                                      fmt::join(files.bands, ","), fmt::join(options.bands, ",")));
+    bands = files.bands;
+  } else if (!options.bands.empty()) {
+    bands = options.bands;
+  } else if (preset && preset->channels == channels) {
+    bands = preset->bands;
+  } else {
+    throw archive_error(fmt::format(
+        "archive '{}' has no 'bands' attribute and {} channels; set data.bands (e.g. --set "
+        "'data.bands=[\"g\",\"r\",\"z\"]') or data.survey",
+        first, channels));
+  }
+  if (static_cast<int>(bands.size()) != channels)
+    throw archive_error(fmt::format("archive '{}': {} bands [{}] for {} image channels", first,
+                                    bands.size(), fmt::join(bands, ","), channels));
+  return bands;
+}
+
+// Pixel scale: file attribute > option (data.pixel_scale) > preset.
+double choose_pixel_scale(const file_attributes& files, const archive_options& options,
+                          const survey_preset* preset, const std::string& first) {
+  if (files.pixel_scale > 0) return files.pixel_scale;
+  if (options.pixel_scale > 0) return options.pixel_scale;
+  if (preset) return preset->pixel_scale;
+  throw archive_error(
+      fmt::format("archive '{}' has no 'pixel_scale' attribute; set data.pixel_scale (e.g. --set "
+                  "data.pixel_scale=0.262), or data.survey",
+                  first));
+}
+
+void log_fallbacks(const fallback_counts& fallbacks, const std::string& images_name) {
+  for (const auto& [reason, fb] : fallbacks)
+    log::info(
+        "archive: '{}' of {} file(s) is read through HDF5 selections, not direct reads: {} "
+        "(first: '{}')",
+        images_name, fb.first, reason, fb.second);
+}
+
+// A field mapped explicitly (data.fields) must exist in every file.
+void check_mapped_fields(const std::map<std::string, std::string>& field_map,
+                         const std::vector<file_info>& infos) {
+  for (const auto& [canonical, mapped] : field_map) {
+    const std::string& name = mapped;  // C++17: a lambda cannot capture a structured binding
+    for (const auto& info : infos) {
+      const bool found = std::any_of(info.datasets.begin(), info.datasets.end(),
+                                     [&](const dataset_info& d) { return d.name == name; });
+      if (!found)
+        throw archive_error(fmt::format("archive file '{}' has no dataset '{}' (data.fields.{})",
+                                        info.path, name, canonical));
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> resolve_paths(const std::vector<std::string>& specs) {
@@ -262,59 +461,76 @@ std::vector<std::string> resolve_paths(const std::vector<std::string>& specs) {
   return out;
 }
 
+std::string archive::file_state::open_direct_images(const std::string& images_name,
+                                                    fallback_counts& fallbacks) {
+  fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw archive_error(
+        fmt::format("archive file '{}' cannot be opened: {}", path, std::strerror(errno)));
+  auto d = std::make_unique<detail::direct_rows>(images.get());
+  if (!d->usable()) {
+    auto& fb = fallbacks[d->reason()];
+    if (fb.first++ == 0) fb.second = path;
+    return "HDF5 selections: dataset '" + images_name + "': " + d->reason();
+  }
+  std::string how = d->chunked() ? fmt::format("direct (chunks of {} rows)", d->chunk_rows())
+                                 : "direct (contiguous)";
+  images_direct = std::move(d);
+  return how;
+}
+
+void archive::file_state::open_columns(const std::vector<dataset_info>& datasets,
+                                       const std::string& images_name, bool direct_reads) {
+  for (const auto& d : datasets) {
+    if (d.name == images_name || d.shape.size() != 1) continue;
+    auto c = std::make_unique<column_state>();
+    c->dset = open_dataset(file.get(), d.name, path);
+    if (direct_reads) {
+      auto dr = std::make_unique<detail::direct_rows>(c->dset.get());
+      if (dr->usable()) c->direct = std::move(dr);
+    }
+    columns.emplace(d.name, std::move(c));
+  }
+}
+
+bool archive::file_state::all_contiguous() const {
+  if (!images_direct || images_direct->chunked()) return false;
+  return std::all_of(columns.begin(), columns.end(), [](const auto& kv) {
+    return kv.second->direct && !kv.second->direct->chunked();
+  });
+}
+
+void archive::file_state::release_hdf5() {
+  for (auto& [name, c] : columns) c->dset.reset();
+  images.reset();
+  file.reset();
+}
+
 archive::archive(const archive_options& options)
     : field_map_(options.fields), images_name_(options.images) {
   std::lock_guard<std::recursive_mutex> lock(h5::mutex());
   h5::quiet();
   const auto paths = resolve_paths(options.paths);
   ensure_file_limit(paths.size(), paths.front());
-  std::map<std::string, std::pair<int, std::string>> fallbacks;  // reason -> (files, first)
-  std::vector<std::string> file_bands;
-  double file_scale = 0.0;
-  std::string file_survey;
+  fallback_counts fallbacks;
+  file_attributes attributes;
   for (const auto& path : paths) {
-    if (!fs::exists(path))
-      throw archive_error(fmt::format("archive file '{}' does not exist", path));
     auto st = std::make_unique<file_state>();
     st->path = path;
-    if (H5Fis_hdf5(path.c_str()) <= 0)
-      throw archive_error(fmt::format("archive file '{}' is not a readable HDF5 file", path));
-    st->file = h5::handle(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
-                                    fmt::format("archive file '{}' cannot be opened", path)));
+    st->file = open_hdf5_file(path);
     file_info info;
     info.path = path;
     info.first_row = size_;
     info.datasets = list_datasets(st->file.get(), path, options.allow_external);
-    const auto it = std::find_if(info.datasets.begin(), info.datasets.end(),
-                                 [&](const dataset_info& d) { return d.name == images_name_; });
-    if (it == info.datasets.end()) {
-      std::vector<std::string> names;
-      for (const auto& d : info.datasets) names.push_back(d.name);
-      throw archive_error(
-          fmt::format("archive file '{}' has no dataset '{}' (it has: {})", path, images_name_,
-                      names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
-    }
-    if (it->shape.size() != 4)
-      throw archive_error(fmt::format(
-          "archive file '{}': dataset '{}' has rank {} (shape {}), expected 4 (N,C,H,W)", path,
-          images_name_, it->shape.size(), shape_str(it->shape)));
-    st->images = h5::handle(
-        h5::check(H5Dopen2(st->file.get(), images_name_.c_str(), H5P_DEFAULT),
-                  fmt::format("archive file '{}': cannot open dataset '{}'", path, images_name_)));
-    {
-      h5::handle t(H5Dget_type(st->images.get()));
-      if (!accepted_image_type(t.get()))
-        throw archive_error(fmt::format(
-            "archive file '{}': dataset '{}' has dtype {}; expected float32 (float16, float64 and "
-            "uint16 are accepted)",
-            path, images_name_, it->dtype));
-    }
-    info.image_dtype = it->dtype;
-    check_image_shape(it->shape, static_cast<std::uint64_t>(fs::file_size(path)), path,
+    const dataset_info& images = find_images(info.datasets, images_name_, path);
+    st->images = open_dataset(st->file.get(), images_name_, path);
+    check_image_dtype(st->images.get(), images, path);
+    info.image_dtype = images.dtype;
+    check_image_shape(images.shape, static_cast<std::uint64_t>(fs::file_size(path)), path,
                       images_name_);
-    info.rows = it->shape[0];
-    const int c = static_cast<int>(it->shape[1]), h = static_cast<int>(it->shape[2]),
-              w = static_cast<int>(it->shape[3]);
+    info.rows = images.shape[0];
+    const int c = static_cast<int>(images.shape[1]), h = static_cast<int>(images.shape[2]),
+              w = static_cast<int>(images.shape[3]);
     if (infos_.empty()) {
       channels_ = c;
       height_ = h;
@@ -325,157 +541,28 @@ archive::archive(const archive_options& options)
           "must agree",
           path, c, h, w, infos_.front().path, channels_, height_, width_));
     }
-    for (const auto& d : info.datasets) {
-      if (d.name == images_name_) continue;
-      if (d.shape.empty() || d.shape[0] != info.rows)
-        throw archive_error(
-            fmt::format("archive file '{}': field '{}' has length {} but '{}' has {} rows", path,
-                        d.name, d.shape.empty() ? 0 : d.shape[0], images_name_, info.rows));
-    }
-    std::vector<std::string> b;
-    double s = 0.0;
-    std::vector<std::string> sv;
-    if (double complete = 1.0;
-        h5::read_double_attr(st->file.get(), complete_attribute, complete) && complete != 1.0)
-      throw archive_error(fmt::format(
-          "archive file '{}' is unfinished ({} = 0: the command writing it stopped before the "
-          "end); write it again",
-          path, complete_attribute));
-    const bool has_b = h5::read_string_attr(st->file.get(), "bands", b);
-    const bool has_s = h5::read_double_attr(st->file.get(), "pixel_scale", s);
-    if (h5::read_string_attr(st->file.get(), "survey", sv) && !sv.empty()) file_survey = sv.front();
-    // "grz" or "g,r,z" in one string: split into bands.
-    if (has_b && b.size() == 1 && static_cast<int>(b[0].size()) != 1) {
-      std::vector<std::string> split;
-      std::string cur;
-      for (char ch : b[0]) {
-        if (ch == ',' || ch == ' ') {
-          if (!cur.empty()) split.push_back(cur);
-          cur.clear();
-        } else {
-          cur.push_back(ch);
-        }
-      }
-      if (!cur.empty()) split.push_back(cur);
-      if (split.size() == 1 && static_cast<int>(split[0].size()) == c) {
-        std::vector<std::string> chars;
-        for (char ch : split[0]) chars.emplace_back(1, ch);
-        split = chars;
-      }
-      b = split;
-    }
-    if (has_b) {
-      if (!file_bands.empty() && b != file_bands)
-        throw archive_error(fmt::format("archive file '{}' has bands [{}] but '{}' has [{}]", path,
-                                        fmt::join(b, ","), infos_.front().path,
-                                        fmt::join(file_bands, ",")));
-      file_bands = b;
-    }
-    if (has_s) file_scale = s;
+    check_field_lengths(info, images_name_);
+    check_complete(st->file.get(), path);
+    attributes.read(st->file.get(), path, c, infos_.empty() ? path : infos_.front().path);
     // Direct reads: where every dataset's rows lie, checked once here.
-    bool all_contiguous = false;
-    if (!options.direct_reads) {
-      info.images_read = "HDF5 selections: data.direct_reads = false";
-    } else {
-      st->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (st->fd < 0)
-        throw archive_error(
-            fmt::format("archive file '{}' cannot be opened: {}", path, std::strerror(errno)));
-      auto d = std::make_unique<detail::direct_rows>(st->images.get());
-      all_contiguous = d->usable() && !d->chunked();
-      if (!d->usable()) {
-        info.images_read = "HDF5 selections: dataset '" + images_name_ + "': " + d->reason();
-        auto& fb = fallbacks[d->reason()];
-        if (fb.first++ == 0) fb.second = path;
-      } else {
-        info.images_read = d->chunked() ? fmt::format("direct (chunks of {} rows)", d->chunk_rows())
-                                        : "direct (contiguous)";
-        st->images_direct = std::move(d);
-      }
-    }
-    for (const auto& d : info.datasets) {
-      if (d.name == images_name_ || d.shape.size() != 1) continue;
-      auto c = std::make_unique<column_state>();
-      c->dset = h5::handle(
-          h5::check(H5Dopen2(st->file.get(), d.name.c_str(), H5P_DEFAULT),
-                    fmt::format("archive file '{}': cannot open dataset '{}'", path, d.name)));
-      if (options.direct_reads) {
-        auto dr = std::make_unique<detail::direct_rows>(c->dset.get());
-        if (dr->usable()) {
-          all_contiguous = all_contiguous && !dr->chunked();
-          c->direct = std::move(dr);
-        } else {
-          all_contiguous = false;
-        }
-      }
-      st->columns.emplace(d.name, std::move(c));
-    }
-    if (all_contiguous) {
-      // Only the descriptor is needed from now on: hundreds of files stay cheap.
-      for (auto& [name, c] : st->columns) c->dset.reset();
-      st->images.reset();
-      st->file.reset();
-    }
+    info.images_read = options.direct_reads ? st->open_direct_images(images_name_, fallbacks)
+                                            : "HDF5 selections: data.direct_reads = false";
+    st->open_columns(info.datasets, images_name_, options.direct_reads);
+    // Only the descriptor is needed from now on: hundreds of files stay cheap.
+    if (st->all_contiguous()) st->release_hdf5();
     size_ += info.rows;
     infos_.push_back(std::move(info));
     files_.push_back(std::move(st));
   }
   const std::string first = infos_.front().path;
   // Survey: the files' attribute, else the option, else inferred from the channel count.
-  survey_ = !file_survey.empty() ? file_survey : options.survey;
-  const survey_preset* preset = nullptr;
-  for (const auto& p : presets())
-    if (p.name == survey_) preset = &p;
-  if (!preset && survey_.empty())
-    for (const auto& p : presets())
-      if (p.channels == channels_) preset = &p;
-  // Bands and pixel scale: file attribute > option (data.bands / data.pixel_scale) > preset.
-  if (!file_bands.empty()) {
-    if (!options.bands.empty() && options.bands != file_bands)
-      throw archive_error(fmt::format("archive '{}' has bands [{}] but data.bands is [{}]", first,
-                                      fmt::join(file_bands, ","), fmt::join(options.bands, ",")));
-    bands_ = file_bands;
-  } else if (!options.bands.empty()) {
-    bands_ = options.bands;
-  } else if (preset && preset->channels == channels_) {
-    bands_ = preset->bands;
-  } else {
-    throw archive_error(fmt::format(
-        "archive '{}' has no 'bands' attribute and {} channels; set data.bands (e.g. --set "
-        "'data.bands=[\"g\",\"r\",\"z\"]') or data.survey",
-        first, channels_));
-  }
-  if (static_cast<int>(bands_.size()) != channels_)
-    throw archive_error(fmt::format("archive '{}': {} bands [{}] for {} image channels", first,
-                                    bands_.size(), fmt::join(bands_, ","), channels_));
-  if (file_scale > 0) {
-    pixel_scale_ = file_scale;
-  } else if (options.pixel_scale > 0) {
-    pixel_scale_ = options.pixel_scale;
-  } else if (preset) {
-    pixel_scale_ = preset->pixel_scale;
-  } else {
-    throw archive_error(
-        fmt::format("archive '{}' has no 'pixel_scale' attribute; set data.pixel_scale (e.g. --set "
-                    "data.pixel_scale=0.262), or data.survey",
-                    first));
-  }
+  survey_ = !attributes.survey.empty() ? attributes.survey : options.survey;
+  const survey_preset* preset = find_preset(survey_, channels_);
+  bands_ = choose_bands(attributes, options, preset, channels_, first);
+  pixel_scale_ = choose_pixel_scale(attributes, options, preset, first);
   if (survey_.empty() && preset) survey_ = preset->name;
-  for (const auto& [reason, fb] : fallbacks)
-    log::info(
-        "archive: '{}' of {} file(s) is read through HDF5 selections, not direct reads: {} "
-        "(first: '{}')",
-        images_name_, fb.first, reason, fb.second);
-  for (const auto& [canonical, mapped] : field_map_) {
-    const std::string& name = mapped;  // C++17: a lambda cannot capture a structured binding
-    for (const auto& info : infos_) {
-      const bool found = std::any_of(info.datasets.begin(), info.datasets.end(),
-                                     [&](const dataset_info& d) { return d.name == name; });
-      if (!found)
-        throw archive_error(fmt::format("archive file '{}' has no dataset '{}' (data.fields.{})",
-                                        info.path, name, canonical));
-    }
-  }
+  log_fallbacks(fallbacks, images_name_);
+  check_mapped_fields(field_map_, infos_);
 }
 
 archive::~archive() {

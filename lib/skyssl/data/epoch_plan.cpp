@@ -78,4 +78,11 @@ std::vector<std::int64_t> epoch_plan::rank_ids(std::int64_t step, int rank, int 
   return ids;
 }
 
+void check_start(const std::string& who, std::int64_t epoch, std::int64_t step,
+                 std::int64_t steps) {
+  if (epoch < 0 || step < 0 || step >= steps)
+    throw data_error(fmt::format("{}: (epoch {}, step {}) is outside an epoch of {} steps", who,
+                                 epoch, step, steps));
+}
+
 }  // namespace skyssl::data

@@ -55,11 +55,7 @@ shard_reader::~shard_reader() { stop(); }
 void shard_reader::stop() { producer_.reset(); }
 
 void shard_reader::start(std::int64_t epoch, std::int64_t step) {
-  if (epoch < 0 || step < 0 || step >= steps_)
-    throw data_error(
-        fmt::format("shard_reader::start: (epoch {}, step {}) is outside an epoch of "
-                    "{} steps",
-                    epoch, step, steps_));
+  check_start("shard_reader::start", epoch, step, steps_);
   stop();
   producer_ = std::make_unique<background_producer<sample_batch>>(
       static_cast<std::size_t>(opts_.prefetch),

@@ -10,6 +10,7 @@
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/durable_file.hpp"
+#include "skyssl/core/log.hpp"
 
 namespace skyssl::search {
 
@@ -108,6 +109,21 @@ search_index search_index::load(const std::filesystem::path& path, const embed::
         "--rebuild)",
         path.string(), idx.size(), e.path().string(), e.rows()));
   return search_index(std::move(idx), space, e.path());
+}
+
+opened_index open_index(const std::filesystem::path& path, const embed::embedding_reader& e,
+                        const std::string& space, const index_build_options& o, bool rebuild,
+                        const search_index::progress& report) {
+  if (!path.empty() && std::filesystem::exists(path) && !rebuild) {
+    auto index = search_index::load(path, e, space);
+    log::info("loaded {} ({}, {} rows of /{})", path.string(), index.index().description(),
+              index.rows(), space);
+    return {std::move(index), false};
+  }
+  log::info("building a {} index over {} x {} /{} of {}",
+            factory_string(o.index, e.dim(space), e.rows()), e.rows(), e.dim(space), space,
+            e.path().string());
+  return {search_index::build(e, space, o, report), true};
 }
 
 }  // namespace skyssl::search

@@ -85,21 +85,11 @@ search_service::search_service(const service_options& o) : o_(o) {
   e_ = std::make_unique<embed::embedding_reader>(o_.embeddings);
   e_->require_complete();
   o_.space = search::choose_space(*e_, o_.space);
-  if (!o_.index.empty() && fs::exists(o_.index)) {
-    index_ =
-        std::make_unique<search::search_index>(search::search_index::load(o_.index, *e_, o_.space));
-    log::info("loaded {} ({}, {} rows of /{})", o_.index.string(), index_->index().description(),
-              index_->rows(), o_.space);
-  } else {
-    log::info("building a {} index over {} x {} /{} of {}",
-              search::factory_string(o_.build.index, e_->dim(o_.space), e_->rows()), e_->rows(),
-              e_->dim(o_.space), o_.space, o_.embeddings.string());
-    index_ =
-        std::make_unique<search::search_index>(search::search_index::build(*e_, o_.space, o_.build));
-    if (!o_.index.empty()) {
-      index_->save(o_.index);
-      log::info("saved {}", o_.index.string());
-    }
+  auto opened = search::open_index(o_.index, *e_, o_.space, o_.build);
+  index_ = std::make_unique<search::search_index>(std::move(opened.index));
+  if (opened.built && !o_.index.empty()) {
+    index_->save(o_.index);
+    log::info("saved {}", o_.index.string());
   }
   index_->index().set_search_options(o_.search);
 

@@ -16,6 +16,7 @@
 #include "skyssl/dist/communicator.hpp"
 #include "skyssl/dist/gather_ids.hpp"
 #include "skyssl/moco/engine.hpp"
+#include "skyssl/train/detail/clock.hpp"
 #include "skyssl/train/local_key_views.hpp"
 
 namespace skyssl::train {
@@ -67,12 +68,8 @@ void archive_source::start(std::int64_t epoch, std::int64_t step) {
     reader_->start(epoch, step);
 }
 
-namespace {
-using clock_type = std::chrono::steady_clock;
-double since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-}  // namespace
+using detail::clock_type;
+using detail::since;
 
 void archive_source::set_key_views(moco::shuffle_mode mode, std::uint64_t shuffle_seed) {
   key_views_ = mode;

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/data/epoch_plan.hpp"
 #include "skyssl/data/memory_cache.hpp"
 #include "skyssl/dist/communicator.hpp"
 
@@ -68,11 +69,7 @@ void cache_exchange::exchange(std::int64_t epoch, std::int64_t step, const neede
 }
 
 void cache_exchange::expect(std::int64_t epoch, std::int64_t step) {
-  if (epoch < 0 || step < 0 || step >= steps_per_epoch_)
-    throw data_error(
-        fmt::format("archive_source::start: (epoch {}, step {}) is outside an epoch "
-                    "of {} steps",
-                    epoch, step, steps_per_epoch_));
+  data::check_start("archive_source::start", epoch, step, steps_per_epoch_);
   std::lock_guard<std::mutex> lk(mu_);
   expect_epoch_ = epoch;
   expect_step_ = step;

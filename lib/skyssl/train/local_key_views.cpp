@@ -5,14 +5,11 @@
 #include <chrono>
 
 #include "skyssl/moco/engine.hpp"
+#include "skyssl/train/detail/clock.hpp"
 
 namespace skyssl::train {
-namespace {
-using clock_type = std::chrono::steady_clock;
-double since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-}  // namespace
+using detail::clock_type;
+using detail::since;
 
 torch::Tensor local_key_views(const local_key_inputs& in, const fetch_samples& fetch,
                               const augment_view2& augment, double* read_s, double* augment_s) {

@@ -12,6 +12,7 @@
 #include "skyssl/core/log.hpp"
 #include "skyssl/dist/consistency.hpp"
 #include "skyssl/train/checkpoint_writer.hpp"
+#include "skyssl/train/detail/clock.hpp"
 #include "skyssl/train/metrics.hpp"
 #include "skyssl/train/state_io.hpp"
 #include "skyssl/train/stop_signals.hpp"
@@ -20,10 +21,8 @@
 namespace skyssl::train {
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-double since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
+using detail::clock_type;
+using detail::since;
 
 void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& g : opt.param_groups()) static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);

@@ -14,6 +14,7 @@
 
 #include "tests/support/run_command.hpp"
 #include "tests/support/test_paths.hpp"
+#include "tests/support/unwritten_dataset.hpp"
 
 #include <doctest/doctest.h>
 
@@ -51,15 +52,7 @@ void sparse_archive(const fs::path& path, hsize_t rows, hsize_t written, hsize_t
   const hid_t ms = H5Screate_simple(4, count, nullptr);
   REQUIRE(H5Dwrite(d, H5T_NATIVE_FLOAT, ms, space, H5P_DEFAULT, px.data()) >= 0);
   H5Sclose(ms);
-  const hsize_t fchunk = std::min<hsize_t>(65536, rows);
-  const hid_t fspace = H5Screate_simple(1, dims, nullptr);
-  const hid_t fdcpl = H5Pcreate(H5P_DATASET_CREATE);
-  H5Pset_chunk(fdcpl, 1, &fchunk);
-  const hid_t e = H5Dcreate2(f, "ebv", H5T_IEEE_F32LE, fspace, H5P_DEFAULT, fdcpl, H5P_DEFAULT);
-  REQUIRE(e >= 0);
-  H5Dclose(e);
-  H5Pclose(fdcpl);
-  H5Sclose(fspace);
+  REQUIRE(skyssl::test::unwritten_dataset(f, "ebv", {rows}, {std::min<hsize_t>(65536, rows)}));
   H5Dclose(d);
   H5Pclose(dcpl);
   H5Sclose(space);

@@ -28,6 +28,7 @@
 #include "tests/support/mpi_world.hpp"
 #include "tests/support/synth_survey.hpp"
 #include "tests/support/test_paths.hpp"
+#include "tests/support/tiny_train_config.hpp"
 
 using namespace skyssl;
 namespace fs = std::filesystem;
@@ -54,35 +55,7 @@ struct run_result {
 
 run_result train_run(dist::communicator& comm, const fs::path& data, const std::string& name,
                      const std::vector<std::string>& sets) {
-  auto cfg = config::from_string(R"(
-[augment]
-preset = "decals"
-input_size = 24
-crop = 16
-jitter_max = 2
-[model]
-arch = "resnet18"
-width = 4
-[moco]
-K = 64
-m = 0.9
-dim = 16
-bn_group = 4
-[train]
-epochs = 1
-max_steps = 4
-global_batch = 16
-base_lr = 0.1
-warmup_epochs = 0
-seed = 7
-log_every = 1
-threads = 1
-[checkpoint]
-every_minutes = 0
-)",
-                                 "test");
-  cfg.apply_override(fmt::format("data.path=\"{}\"", data.string()));
-  for (const auto& s : sets) cfg.apply_override(s);
+  auto cfg = test::tiny_train_config(data, 4, 4, sets);
   const auto run_dir = data.parent_path() / name;
   if (comm.rank() == 0) {
     fs::remove_all(run_dir);

@@ -18,6 +18,7 @@
 #include "skyssl/data/catalog_csv.hpp"
 #include "skyssl/data/fits_image.hpp"
 #include "tests/support/test_paths.hpp"
+#include "tests/support/unwritten_dataset.hpp"
 #include "tests/unit/data/fixture.hpp"
 
 using namespace skyssl;
@@ -165,14 +166,23 @@ namespace {
 // shape costs nothing on disk), plus the attributes an archive needs.
 void sparse_images(const fs::path& path, std::vector<hsize_t> dims) {
   const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  const hid_t space = H5Screate_simple(4, dims.data(), nullptr);
-  const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  std::vector<hsize_t> chunk = {1, 1, 1, 1};
   // A chunk may not exceed a fixed dimension: a zero-sized image is contiguous (and empty).
-  if (std::find(dims.begin(), dims.end(), 0) == dims.end()) H5Pset_chunk(dcpl, 4, chunk.data());
-  const hid_t d = H5Dcreate2(f, "images", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  REQUIRE(d >= 0);
-  H5Dclose(d);
+  std::vector<hsize_t> chunk;
+  if (std::find(dims.begin(), dims.end(), 0) == dims.end()) chunk = {1, 1, 1, 1};
+  REQUIRE(skyssl::test::unwritten_dataset(f, "images", dims, chunk));
+  H5Fclose(f);
+}
+
+// A file whose 4x3x4x5 float32 `images` holds no data of its own: `place(dcpl, space)` says
+// where it lies (external raw storage, a virtual mapping).
+template <class Place>
+void images_placed(const fs::path& path, Place place) {
+  const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hsize_t dims[4] = {4, 3, 4, 5};
+  const hid_t space = H5Screate_simple(4, dims, nullptr);
+  const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  REQUIRE(place(dcpl, space) >= 0);
+  H5Dclose(H5Dcreate2(f, "images", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
   H5Pclose(dcpl);
   H5Sclose(space);
   H5Fclose(f);
@@ -239,34 +249,18 @@ TEST_CASE("archive: external links, external storage and virtual datasets need a
   CHECK(archive_error_of(linked, true) == "");
   // Raw data in an external file (any local file read as pixels).
   const auto ext = dir / "external.h5";
-  {
-    std::ofstream(dir / "secret.bin", std::ios::binary) << std::string(4 * 3 * 4 * 5 * 4, 'x');
-    const hid_t f = H5Fcreate(ext.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    const hsize_t dims[4] = {4, 3, 4, 5};
-    const hid_t space = H5Screate_simple(4, dims, nullptr);
-    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    REQUIRE(H5Pset_external(dcpl, (dir / "secret.bin").c_str(), 0, 4 * 3 * 4 * 5 * 4) >= 0);
-    H5Dclose(H5Dcreate2(f, "images", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
-    H5Pclose(dcpl);
-    H5Sclose(space);
-    H5Fclose(f);
-  }
+  std::ofstream(dir / "secret.bin", std::ios::binary) << std::string(4 * 3 * 4 * 5 * 4, 'x');
+  images_placed(ext, [&](hid_t dcpl, hid_t) {
+    return H5Pset_external(dcpl, (dir / "secret.bin").c_str(), 0, 4 * 3 * 4 * 5 * 4);
+  });
   msg = archive_error_of(ext);
   CHECK(has(msg, "'" + ext.string() + "'"));
   CHECK(has(msg, "stored in external files"));
   // A virtual dataset mapping target.h5's images.
   const auto vds = dir / "virtual.h5";
-  {
-    const hid_t f = H5Fcreate(vds.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    const hsize_t dims[4] = {4, 3, 4, 5};
-    const hid_t space = H5Screate_simple(4, dims, nullptr);
-    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    REQUIRE(H5Pset_virtual(dcpl, space, target.c_str(), "images", space) >= 0);
-    H5Dclose(H5Dcreate2(f, "images", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
-    H5Pclose(dcpl);
-    H5Sclose(space);
-    H5Fclose(f);
-  }
+  images_placed(vds, [&](hid_t dcpl, hid_t space) {
+    return H5Pset_virtual(dcpl, space, target.c_str(), "images", space);
+  });
   msg = archive_error_of(vds);
   CHECK(has(msg, "'" + vds.string() + "'"));
   CHECK(has(msg, "virtual dataset"));

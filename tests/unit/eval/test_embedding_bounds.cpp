@@ -12,6 +12,7 @@
 #include "skyssl/core/error.hpp"
 #include "skyssl/embed/cutout.hpp"
 #include "skyssl/embed/embedding_reader.hpp"
+#include "tests/support/unwritten_dataset.hpp"
 
 namespace fs = std::filesystem;
 
@@ -27,15 +28,7 @@ fs::path sparse_embedding(const std::string& name, hsize_t rows, hsize_t dim) {
   H5Awrite(a, H5T_NATIVE_LLONG, &one);
   H5Aclose(a);
   H5Sclose(s1);
-  const hsize_t dims[2] = {rows, dim}, chunk[2] = {1, 1};
-  const hid_t space = H5Screate_simple(2, dims, nullptr);
-  const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  H5Pset_chunk(dcpl, 2, chunk);
-  const hid_t d = H5Dcreate2(f, "backbone", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  REQUIRE(d >= 0);
-  H5Dclose(d);
-  H5Pclose(dcpl);
-  H5Sclose(space);
+  REQUIRE(skyssl::test::unwritten_dataset(f, "backbone", {rows, dim}, {1, 1}));
   H5Fclose(f);
   return path;
 }

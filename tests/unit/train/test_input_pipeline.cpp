@@ -37,6 +37,7 @@
 #include "skyssl/train/trainer.hpp"
 #include "tests/support/synth_survey.hpp"
 #include "tests/support/test_paths.hpp"
+#include "tests/support/tiny_train_config.hpp"
 
 using namespace skyssl;
 namespace fs = std::filesystem;
@@ -194,36 +195,7 @@ fs::path survey() {
 }
 
 config base_config(const std::vector<std::string>& sets = {}) {
-  auto cfg = config::from_string(R"(
-[augment]
-preset = "decals"
-input_size = 24
-crop = 16
-jitter_max = 2
-[model]
-arch = "resnet18"
-width = 4
-[moco]
-K = 64
-m = 0.9
-dim = 16
-bn_group = 8
-[train]
-epochs = 1
-max_steps = 1
-global_batch = 16
-base_lr = 0.1
-warmup_epochs = 0
-seed = 7
-log_every = 1
-threads = 1
-[checkpoint]
-every_minutes = 0
-)",
-                                 "test");
-  cfg.apply_override(fmt::format("data.path=\"{}\"", survey().string()));
-  for (const auto& s : sets) cfg.apply_override(s);
-  return cfg;
+  return test::tiny_train_config(survey(), 8, 1, sets);
 }
 
 bool bit_equal(const torch::Tensor& a, const torch::Tensor& b) {

@@ -4,6 +4,7 @@
 // takes the contiguous slice [r*G/R, (r+1)*G/R) of it, so the global order never depends on
 // the number of ranks. The last short batch is dropped.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace skyssl::data {
@@ -28,5 +29,9 @@ class epoch_plan {
   int half_bits_;  // the Feistel network permutes [0, 4^half_bits_) >= n
   std::uint64_t feistel(std::uint64_t x) const;
 };
+
+// Where a reader may start: epoch >= 0 and 0 <= step < steps (an epoch's steps); data_error
+// naming `who` (the function asked) otherwise.
+void check_start(const std::string& who, std::int64_t epoch, std::int64_t step, std::int64_t steps);
 
 }  // namespace skyssl::data

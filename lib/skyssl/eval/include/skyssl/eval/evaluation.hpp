@@ -18,6 +18,15 @@ class config;
 
 namespace skyssl::eval {
 
+// What the caller calls the options and the commands that mend a mismatch, for the messages:
+// a tool passes its flags ("--run-dir", ...). The defaults name the members.
+struct evaluation_names {
+  std::string run_dir = "run_dir", embeddings = "embeddings", features = "features";
+  std::string class_field = "class_field", z_field = "z_field";
+  std::string embed_run;      // embeds the run directory that follows it ("" = no advice)
+  std::string embed_archive;  // embeds another archive ("" = no advice)
+};
+
 struct evaluation_options {
   std::string run_dir;     // a skyssl-train run ("" when only an embedding file is given)
   std::string embeddings;  // embedding file ("" = RUN/embeddings.h5, embedded first if needed)
@@ -31,6 +40,7 @@ struct evaluation_options {
   int pixel_components = 256;
   std::int64_t chunk = 256;
   std::int64_t plot_points = 4096;  // galaxies per encoder in points.json (PCA scatter)
+  evaluation_names names;
 };
 
 // cfg: the run's config with the tool's --preset/--config/--set over it (run_config), or those

@@ -49,4 +49,15 @@ class search_index {
   double build_seconds_ = 0;
 };
 
+// An index opened for a tool: the one saved at `path` when there is one (and not `rebuild`),
+// else one built over `space` of `e` (`built`: the caller saves it where it wants). Logs which,
+// with the index's description or the one it builds.
+struct opened_index {
+  search_index index;
+  bool built = false;
+};
+opened_index open_index(const std::filesystem::path& path, const embed::embedding_reader& e,
+                        const std::string& space, const index_build_options& o,
+                        bool rebuild = false, const search_index::progress& report = {});
+
 }  // namespace skyssl::search
