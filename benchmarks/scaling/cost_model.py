@@ -30,24 +30,45 @@ MOCO_FACTOR = 1.33
 
 
 def comm_prediction(grad_bytes, ranks, ranks_per_node, link_bytes_per_s, key_bytes_per_rank,
-                    image_bytes_per_rank=0, shuffle_gather=False, latency_s=0.0):
-    """One step's communication as the table below models it, for one node's link: a ring
-    all-reduce of the gradients (2 (R-1)/R x gradient bytes out of every ring member) and ring
-    all-gathers of the keys and, with shuffle_bn = "gather", of the key encoder's images
-    ((R-1) blocks). Ranks are placed node by node, so the ring crosses each node's link once each
-    way and the link carries what one ring member sends; each ring step also pays the link's
-    latency. Used by `scaling.py run --hosts` to compare with emulated hosts (docs/performance.md).
-    Returns bytes out of a node and seconds, for the gradients and the key path."""
+                    image_bytes_per_rank=0, shuffle_gather=False, latency_s=0.0,
+                    algorithm="nccl"):
+    """One step's communication for one node's link, bytes out of the node and seconds, for the
+    gradients and the key path (the key all-gather and, with shuffle_bn = "gather", the key
+    encoder's images). R ranks, P per node, N = R / P nodes, placed node by node; G gradient
+    bytes, b bytes per rank and all-gather. Which algorithm crosses the node boundary decides the
+    bytes, so `algorithm` names the library's choice:
+      "nccl"             NCCL's rings (Perlmutter): each ring crosses a node's link once each way
+                         and carries what one ring member sends: all-reduce 2 (R-1)/R x G,
+                         all-gather (R-1) b; each ring step pays the link's latency.
+      "mpi"              OpenMPI's blocking collectives (the CPU path, dist.timeout_s = 0), as
+                         measured on emulated hosts (docs/performance.md): all-reduce one
+                         reduction across the nodes, 2 (N-1)/N x G; all-gather every rank's
+                         block to every rank of the other nodes, P (R-P) b.
+      "mpi_nonblocking"  OpenMPI's non-blocking calls (libnbc; the watchdog's, dist.timeout_s > 0):
+                         all-reduce a ring over the ranks, 2 (R-1)/R x G; all-gather as "mpi".
+    Used by `scaling.py run --hosts` to compare with emulated hosts."""
     r = ranks
-    if r // max(1, ranks_per_node) <= 1:
+    p = max(1, ranks_per_node)
+    n = r // p
+    if n <= 1:
         return {"grad_bytes_out": 0.0, "grad_s": 0.0, "key_bytes_out": 0.0, "key_s": 0.0}
-    grad_out = 2 * (r - 1) / r * grad_bytes
     gathers = [key_bytes_per_rank] + ([image_bytes_per_rank] if shuffle_gather else [])
-    key_out = sum((r - 1) * b for b in gathers)
+    if algorithm == "nccl":
+        grad_out, grad_steps = 2 * (r - 1) / r * grad_bytes, 2 * (r - 1)
+        blocks, gather_steps = r - 1, r - 1
+    elif algorithm in ("mpi", "mpi_nonblocking"):
+        if algorithm == "mpi":
+            grad_out, grad_steps = 2 * (n - 1) / n * grad_bytes, 2 * (n - 1)
+        else:
+            grad_out, grad_steps = 2 * (r - 1) / r * grad_bytes, 2 * (r - 1)
+        blocks, gather_steps = p * (r - p), max(1, (r - 1).bit_length())
+    else:
+        raise ValueError(f"comm_prediction: unknown algorithm '{algorithm}'")
+    key_out = sum(blocks * b for b in gathers)
     return {"grad_bytes_out": grad_out,
-            "grad_s": grad_out / link_bytes_per_s + 2 * (r - 1) * latency_s,
+            "grad_s": grad_out / link_bytes_per_s + grad_steps * latency_s,
             "key_bytes_out": key_out,
-            "key_s": key_out / link_bytes_per_s + len(gathers) * (r - 1) * latency_s}
+            "key_s": key_out / link_bytes_per_s + len(gathers) * gather_steps * latency_s}
 
 
 def main():

@@ -11,6 +11,7 @@ times are compute and scheduling, which the subtraction removes.
 """
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -145,7 +146,8 @@ def run(a, root, train, archive, out):
             link_bytes_per_s=rate_bytes_per_s(r["rate"]), latency_s=parse_ms(a.delay),
             key_bytes_per_rank=a.local_batch * 128 * 4,
             image_bytes_per_rank=a.local_batch * image_bytes(cfg),
-            shuffle_gather="shuffle_bn = \"gather\"" in cfg)
+            shuffle_gather="shuffle_bn = \"gather\"" in cfg,
+            algorithm="mpi_nonblocking" if watchdog_on(cfg) else "mpi")
         meas = {p: max(0.0, r["phases"][p] - base[p]) for p in ("grad_sync", "key_path")}
         rows.append({"rate": r["rate"], "delay": a.delay, "qdisc": r["qdisc"], "pred": pred, "measured_s": meas,
                      "measured_bytes": r["bytes_per_host_step"],
@@ -168,6 +170,12 @@ def run(a, root, train, archive, out):
               f"| {ratio(p['grad_s'], m['grad_sync'])} | {p['key_s']:.3f} | {m['key_path']:.3f} "
               f"| {ratio(p['key_s'], m['key_path'])} |")
     print(f"wrote {out}/hosts.json")
+
+
+def watchdog_on(cfg_toml):
+    """True when the run's dist.timeout_s > 0: its collectives are non-blocking (libnbc)."""
+    m = re.search(r"^\s*timeout_s\s*=\s*([0-9.eE+-]+)", cfg_toml, re.M)
+    return bool(m) and float(m.group(1)) > 0
 
 
 def parse_ms(delay):
@@ -258,24 +266,34 @@ def run_comm(a, root, build, out):
     print(f"\n{hosts} hosts x {per_host} ranks; all-reduce of {a.grad_floats} float32 "
           f"({4 * a.grad_floats / 1e6:.1f} MB), all-gather of {a.keys_per_rank}x128 float32 per "
           "rank; bytes are what each host sends per call (eth0), times the slowest rank's median")
-    print("\n| link | all-reduce MB/host predicted | measured | ratio | all-reduce ms predicted | "
-          "measured | ratio | all-gather MB/host predicted | measured | ratio | all-gather ms "
-          "predicted | measured | ratio |")
-    print("|" + "---|" * 13)
+    # The benchmark's calls per run: every row times raw MPI and ours, a warm-up and `iters`
+    # each; the watchdog row's "ours" is a non-blocking call (libnbc), all the others blocking.
+    nonblocking = (1 + iters) / (2 * (2 + 2 * iters))
+    print("\nmodel: \"mpi\" for OpenMPI's blocking calls and \"mpi_nonblocking\" for the watchdog's, "
+          f"mixed as the benchmark calls them ({100 * nonblocking:.0f}% non-blocking); \"nccl\" is "
+          "the ring model of the Perlmutter table, shown for its bytes. Times: the blocking row.")
+    print("\n| link | all-reduce MB/host nccl | mpi | measured | mpi/measured | all-reduce ms mpi | "
+          "measured | ratio | all-gather MB/host nccl | mpi | measured | mpi/measured | "
+          "all-gather ms mpi | measured | ratio |")
+    print("|" + "---|" * 15)
     for r in results[1:]:
-        p = cost_model.comm_prediction(
-            grad_bytes=4 * a.grad_floats, ranks=ranks, ranks_per_node=per_host,
-            link_bytes_per_s=rate_bytes_per_s(r["rate"]), latency_s=parse_ms(a.delay),
-            key_bytes_per_rank=key_bytes)
-        r["pred"] = p
+        def predict(algorithm):
+            return cost_model.comm_prediction(
+                grad_bytes=4 * a.grad_floats, ranks=ranks, ranks_per_node=per_host,
+                link_bytes_per_s=rate_bytes_per_s(r["rate"]), latency_s=parse_ms(a.delay),
+                key_bytes_per_rank=key_bytes, algorithm=algorithm)
+        ring, blocking, nonblk = predict("nccl"), predict("mpi"), predict("mpi_nonblocking")
+        mixed = {k: (1 - nonblocking) * blocking[k] + nonblocking * nonblk[k] for k in blocking}
+        r["pred"] = {"nccl": ring, "mpi": blocking, "mpi_nonblocking": nonblk, "mixed": mixed}
         gm, km = r["grad_ms"][1] / 1e3, r["key_ms"][1] / 1e3
-        print(f"| {r['rate']} ({r['qdisc']}) | {p['grad_bytes_out'] / 1e6:.2f} | "
-              f"{r['grad_bytes_per_call'] / 1e6:.2f} | "
-              f"{p['grad_bytes_out'] / r['grad_bytes_per_call']:.2f} | {1e3 * p['grad_s']:.0f} | "
-              f"{1e3 * gm:.0f} | {p['grad_s'] / gm:.2f} | {p['key_bytes_out'] / 1e6:.3f} | "
-              f"{r['key_bytes_per_call'] / 1e6:.3f} | "
-              f"{p['key_bytes_out'] / r['key_bytes_per_call']:.2f} | {1e3 * p['key_s']:.1f} | "
-              f"{1e3 * km:.1f} | {p['key_s'] / km:.2f} |")
+        gb, kb = r["grad_bytes_per_call"], r["key_bytes_per_call"]
+        print(f"| {r['rate']} ({r['qdisc']}) | {ring['grad_bytes_out'] / 1e6:.2f} | "
+              f"{mixed['grad_bytes_out'] / 1e6:.2f} | {gb / 1e6:.2f} | "
+              f"{mixed['grad_bytes_out'] / gb:.2f} | {1e3 * blocking['grad_s']:.0f} | "
+              f"{1e3 * gm:.0f} | {blocking['grad_s'] / gm:.2f} | "
+              f"{ring['key_bytes_out'] / 1e6:.3f} | {mixed['key_bytes_out'] / 1e6:.3f} | "
+              f"{kb / 1e6:.3f} | {mixed['key_bytes_out'] / kb:.2f} | "
+              f"{1e3 * blocking['key_s']:.1f} | {1e3 * km:.1f} | {blocking['key_s'] / km:.2f} |")
     u = results[0]
     print(f"\nunshaped links: all-reduce {u['grad_ms'][1]:.1f} ms, all-gather {u['key_ms'][1]:.2f} ms")
     with open(os.path.join(out, "hosts_comm.json"), "w") as f:
