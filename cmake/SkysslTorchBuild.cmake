@@ -78,19 +78,20 @@ endfunction()
 # (kernels: -O3, -march) gets a precompiled header of its own. Deferred to the end of the
 # configure step, when the target's options and links are final.
 function(skyssl_torch_build target)
+  cmake_parse_arguments(B "NO_UNITY" "" "" ${ARGN})
   if(SKYSSL_PCH OR SKYSSL_UNITY)
     # A deferred call expands its arguments when it runs: bake the target's name in now.
     cmake_language(EVAL CODE "cmake_language(DEFER DIRECTORY [[${PROJECT_SOURCE_DIR}]]
-                                             CALL _skyssl_torch_build_now [[${target}]])")
+                                             CALL _skyssl_torch_build_now [[${target}]] ${B_NO_UNITY})")
   endif()
 endfunction()
 
-function(_skyssl_torch_build_now target)
+function(_skyssl_torch_build_now target no_unity)
   _skyssl_links_torch(${target} _torch)
   if(NOT _torch)
     return()
   endif()
-  if(SKYSSL_UNITY)
+  if(SKYSSL_UNITY AND NOT no_unity)
     set_target_properties(${target} PROPERTIES UNITY_BUILD ON
                                                UNITY_BUILD_BATCH_SIZE ${SKYSSL_UNITY_BATCH})
   endif()
@@ -108,17 +109,24 @@ function(_skyssl_torch_build_now target)
   endif()
 endfunction()
 
-# skyssl_torch_build for every executable defined in `dir` and the directories below it.
+# skyssl_torch_build for every executable defined in `dir` and the directories below it;
+# NO_UNITY: never in unity batches (tests: each test file is written as a translation unit of
+# its own, with its own helpers, and doctest's CHECK fights LibTorch's glog in a shared one).
 function(skyssl_torch_build_tree dir)
+  cmake_parse_arguments(B "NO_UNITY" "" "" ${ARGN})
+  set(_flag "")
+  if(B_NO_UNITY)
+    set(_flag NO_UNITY)
+  endif()
   get_property(_targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
   foreach(_t IN LISTS _targets)
     get_target_property(_type ${_t} TYPE)
     if(_type STREQUAL "EXECUTABLE")
-      skyssl_torch_build(${_t})
+      skyssl_torch_build(${_t} ${_flag})
     endif()
   endforeach()
   get_property(_subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
   foreach(_d IN LISTS _subdirs)
-    skyssl_torch_build_tree(${_d})
+    skyssl_torch_build_tree(${_d} ${_flag})
   endforeach()
 endfunction()

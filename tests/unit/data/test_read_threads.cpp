@@ -102,7 +102,8 @@ archive_options three_files() {
 }
 
 // What the fixture wrote for a batch, computed from the formula alone.
-void check_batch(const skyssl::data::sample_batch& b, const std::vector<std::int64_t>& ids) {
+void check_batch_against_formula(const skyssl::data::sample_batch& b,
+                                 const std::vector<std::int64_t>& ids) {
   const auto B = static_cast<std::int64_t>(ids.size());
   REQUIRE(b.images.sizes() == torch::IntArrayRef({B, 3, 4, 5}));
   const auto img = b.images.accessor<float, 4>();
@@ -147,14 +148,17 @@ TEST_CASE("read_rows: the same pixels and fields at 1, 2 and 4 read threads, acr
       thread_pool pool(T);
       const skyssl::data::field_cache fields(direct, skyssl::data::batch_field_names(direct));
       for (int rep = 0; rep < 2; ++rep)  // the second time, fields come from memory
-        check_batch(skyssl::data::read_rows(direct, ids, 0, 0, {{}, 1, &pool, &fields}), ids);
+        check_batch_against_formula(
+            skyssl::data::read_rows(direct, ids, 0, 0, {{}, 1, &pool, &fields}), ids);
       // Into a recycled buffer holding garbage.
       auto buf = torch::full({static_cast<std::int64_t>(ids.size()), 3, 4, 5}, -7.0f);
-      check_batch(skyssl::data::read_rows(direct, ids, 0, 0, {{}, 1, &pool, &fields}, buf), ids);
-      check_batch(skyssl::data::read_rows(hdf5, ids, 0, 0, {{}, 1, &pool, nullptr}), ids);
+      check_batch_against_formula(
+          skyssl::data::read_rows(direct, ids, 0, 0, {{}, 1, &pool, &fields}, buf), ids);
+      check_batch_against_formula(skyssl::data::read_rows(hdf5, ids, 0, 0, {{}, 1, &pool, nullptr}),
+                                  ids);
     }
     // No pool, no cache: threads for this call only, fields read from the files.
-    check_batch(skyssl::data::read_rows(direct, ids, 0, 0, {{}, 3}), ids);
+    check_batch_against_formula(skyssl::data::read_rows(direct, ids, 0, 0, {{}, 3}), ids);
   }
 }
 

@@ -71,7 +71,7 @@ class stopping_source final : public view_source {
   std::int64_t at_;
 };
 
-fs::path fresh(const std::string& name) {
+fs::path fresh_state_dir(const std::string& name) {
   auto d = skyssl::test::tmp_dir("state_io") / name;
   fs::remove_all(d);
   fs::create_directories(d);
@@ -106,7 +106,7 @@ TEST_CASE("stopped by SIGUSR1 and resumed: the same weights, momentum, queue and
   torch::manual_seed(0);
   tensor_source data(f.v1, f.v2, 16);
 
-  const auto whole = fresh("whole");
+  const auto whole = fresh_state_dir("whole");
   auto a =
       make_state(skyssl::train::run_options_from(f.cfg, f.comm), f.comm, 3, data.steps_per_epoch());
   const auto ra = train::train(a, data, f.comm, whole);
@@ -116,7 +116,7 @@ TEST_CASE("stopped by SIGUSR1 and resumed: the same weights, momentum, queue and
   CHECK(ra.first_loss_step == 5);
   CHECK(a.global_step == 12);
 
-  const auto parts = fresh("parts");
+  const auto parts = fresh_state_dir("parts");
   auto b =
       make_state(skyssl::train::run_options_from(f.cfg, f.comm), f.comm, 3, data.steps_per_epoch());
   stopping_source stopping(data, 7);
@@ -194,7 +194,7 @@ TEST_CASE("a non-finite loss stops training, naming the epoch and step") {
   tensor_source data(v1, f.v2, 16);
   auto s =
       make_state(skyssl::train::run_options_from(f.cfg, f.comm), f.comm, 3, data.steps_per_epoch());
-  CHECK_THROWS_WITH_AS(train::train(s, data, f.comm, fresh("nan")),
+  CHECK_THROWS_WITH_AS(train::train(s, data, f.comm, fresh_state_dir("nan")),
                        doctest::Contains("loss is nan at epoch 0 step 0"), error);
 }
 
@@ -209,7 +209,7 @@ TEST_CASE("fp16 loss scaler state goes through a checkpoint on disk and comes ba
   s.moco->scaler().update(true);
   s.moco->scaler().update(false);
   s.moco->scaler().update(true);  // scale 2048, streak 1, one skipped
-  const auto dir = write_checkpoint(fresh("scaler"), snapshot_state(s, f.comm));
+  const auto dir = write_checkpoint(fresh_state_dir("scaler"), snapshot_state(s, f.comm));
   const auto back = read_checkpoint(dir);
   REQUIRE(back.tensors.count("scaler.state") == 1);
   auto t =
