@@ -57,10 +57,22 @@ std::string substitute(std::string pattern, const std::string& key, const std::s
   return pattern;
 }
 
+// True when `p` lies inside `dir` (both canonical): a comparison of path components, so
+// "/data/cut" does not contain "/data/cutouts2/x.fits".
+bool inside(const fs::path& dir, const fs::path& p) {
+  auto d = dir.begin(), q = p.begin();
+  for (; d != dir.end(); ++d, ++q) {
+    if (d->empty()) continue;  // a trailing separator
+    if (q == p.end() || *d != *q) return false;
+  }
+  return q != p.end();
+}
+
 // The cutout file of one catalogue row, which must stay inside --dir: a name from a catalogue
-// (someone else's file) must not reach "../../etc/passwd" or an absolute path.
-fs::path cutout_path(const fits_args& a, const data::catalog& cat, std::size_t row,
-                     const std::string& name) {
+// (someone else's file) must not reach "../../etc/passwd" or an absolute path, nor leave
+// through a symbolic link inside --dir (resolved, then compared with --dir's real path).
+fs::path cutout_path(const fits_args& a, const fs::path& real_dir, const data::catalog& cat,
+                     std::size_t row, const std::string& name) {
   const fs::path rel(name);
   bool escapes = rel.has_root_path() || rel.empty();
   for (const auto& part : rel) escapes = escapes || part == "..";
@@ -69,13 +81,32 @@ fs::path cutout_path(const fits_args& a, const data::catalog& cat, std::size_t r
         "catalogue '{}' data row {} (line {}): the cutout name '{}' is empty, absolute or leaves "
         "--dir with '..'",
         cat.source, row + 1, cat.lines[row], name));
-  return fs::path(a.dir) / rel;
+  const fs::path path = fs::path(a.dir) / rel;
+  std::error_code ec;
+  const fs::path real = fs::weakly_canonical(path, ec);
+  if (ec)
+    throw data_error(
+        fmt::format("catalogue '{}' data row {} (line {}): the cutout '{}' cannot be "
+                    "resolved: {}",
+                    cat.source, row + 1, cat.lines[row], path.string(), ec.message()));
+  if (!inside(real_dir, real))
+    throw data_error(fmt::format(
+        "catalogue '{}' data row {} (line {}): the cutout '{}' resolves through a symbolic link to "
+        "'{}', "
+        "outside --dir '{}'",
+        cat.source, row + 1, cat.lines[row], path.string(), real.string(), real_dir.string()));
+  return path;
 }
 
 void run_from_fits(const fits_args& a) {
   if (log::world() > 1) throw config_error("from-fits runs on one rank (start it without mpirun)");
   refuse_output_over_input(a.out, {a.catalog}, "--out");
   const auto cat = data::read_catalog_csv(a.catalog);
+  std::error_code dir_ec;
+  const fs::path real_dir = fs::canonical(a.dir, dir_ec);
+  if (dir_ec || !fs::is_directory(real_dir))
+    throw data_error(fmt::format("from-fits: --dir '{}' is not a readable directory{}", a.dir,
+                                 dir_ec ? " (" + dir_ec.message() + ")" : std::string()));
   const auto id_it = std::find(cat.columns.begin(), cat.columns.end(), a.id_column);
   if (id_it == cat.columns.end())
     throw data_error(fmt::format("catalogue '{}' has no column '{}' (columns: {})", a.catalog,
@@ -96,7 +127,8 @@ void run_from_fits(const fits_args& a) {
   auto load = [&](std::size_t r, std::vector<float>& out) {
     const auto& id = cat.rows[r][id_col];
     if (!per_band) {
-      const auto path = cutout_path(a, cat, r, substitute(a.pattern, "{id}", id)).string();
+      const auto path =
+          cutout_path(a, real_dir, cat, r, substitute(a.pattern, "{id}", id)).string();
       std::vector<long> dims;
       out = data::read_fits_image(path, dims);
       const int c = dims.size() == 3 ? static_cast<int>(dims[2]) : 1;
@@ -114,9 +146,9 @@ void run_from_fits(const fits_args& a) {
     }
     out.clear();
     for (const auto& b : bands) {
-      const auto path =
-          cutout_path(a, cat, r, substitute(substitute(a.pattern, "{id}", id), "{band}", b))
-              .string();
+      const auto path = cutout_path(a, real_dir, cat, r,
+                                    substitute(substitute(a.pattern, "{id}", id), "{band}", b))
+                            .string();
       std::vector<long> dims;
       auto px = data::read_fits_image(path, dims);
       if (dims.size() != 2)

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <sys/stat.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -67,6 +68,11 @@ embedding_reader::embedding_reader(const std::filesystem::path& path)
     throw data_error(fmt::format("'{}' is not an HDF5 file ({})", file, h5::last_error()));
   const hid_t f = s_->file.get();
   file_bytes_ = std::filesystem::file_size(path);
+  struct stat st {};
+  stored_bytes_ =
+      ::stat(file.c_str(), &st) == 0 && st.st_blocks > 0
+          ? std::min<std::uint64_t>(file_bytes_, static_cast<std::uint64_t>(st.st_blocks) * 512)
+          : file_bytes_;
   long long marker = 0;
   if (!read_int_attr(f, "skyssl_embedding", marker) || marker != 1)
     throw data_error(fmt::format(
@@ -234,12 +240,14 @@ void embedding_reader::require_complete() const {
 torch::Tensor embedding_reader::read_all(const std::string& space) const {
   const int d = dim(space);
   require_complete();
-  // rows and d are bounded by the constructor, so the product cannot overflow.
+  // rows and d are bounded by the constructor, so the product cannot overflow. A complete file
+  // has its data on disk: a sparse extent (holes) is no reason to allocate.
   const auto bytes = static_cast<std::uint64_t>(rows_) * static_cast<std::uint64_t>(d) * 4;
-  if (bytes > std::max<std::uint64_t>(file_bytes_, 1) * max_inflation)
+  if (bytes > std::max<std::uint64_t>(stored_bytes_, 1) * max_inflation)
     throw data_error(fmt::format(
-        "'{}': /{} declares {} bytes of embeddings, more than a file of {} bytes can hold",
-        path_.string(), space, bytes, file_bytes_));
+        "'{}': /{} declares {} bytes of embeddings, more than a file of {} bytes ({} of them "
+        "stored on disk) can hold",
+        path_.string(), space, bytes, file_bytes_, stored_bytes_));
   auto out = torch::empty({rows_, d}, torch::kFloat32);
   read(space, 0, rows_, out.data_ptr<float>());
   return out;
@@ -251,6 +259,13 @@ torch::Tensor embedding_reader::column(const std::string& field) const {
     throw data_error(
         fmt::format("embedding file '{}' has no field '{}' (fields: {})", path_.string(), field,
                     fields_.empty() ? "none" : fmt::format("{}", fmt::join(fields_, ", "))));
+  // rows_ is bounded by the constructor (64 per byte), so 8 bytes a row cannot overflow.
+  const auto bytes = static_cast<std::uint64_t>(rows_) * 8;
+  if (bytes > std::max<std::uint64_t>(stored_bytes_, 1) * max_inflation)
+    throw data_error(fmt::format(
+        "'{}': /fields/{} declares {} rows, more than a file of {} bytes ({} of them stored on "
+        "disk) can hold",
+        path_.string(), field, rows_, file_bytes_, stored_bytes_));
   const auto what = fmt::format("reading /fields/{} in '{}'", field, path_.string());
   lock g(h5::mutex());
   const hid_t d = it->second.get();

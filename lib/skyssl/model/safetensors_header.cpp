@@ -3,11 +3,44 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <climits>
+#include <cstdint>
 #include <set>
 
 #include "skyssl/core/error.hpp"
 
 namespace skyssl::model {
+
+namespace {
+
+// A JSON array of integers, read without nlohmann's get<>, which converts a float element with
+// static_cast: undefined behaviour when it is out of range ("data_offsets": [0, 1e300], found
+// by fuzz_safetensors). A float, string or other element is refused naming the tensor.
+struct int_value {
+  bool negative = false;
+  std::uint64_t magnitude = 0;  // |value|
+};
+template <class Bad>
+std::vector<int_value> integer_array(const nlohmann::json& j, const std::string& tensor,
+                                     const char* key, const Bad& bad) {
+  if (!j.is_array())
+    throw bad(fmt::format("tensor '{}': {} is not an array ({})", tensor, key, j.type_name()));
+  std::vector<int_value> out;
+  for (const auto& v : j) {
+    if (v.is_number_unsigned()) {
+      out.push_back({false, v.get<std::uint64_t>()});
+    } else if (v.is_number_integer()) {
+      const auto i = v.get<std::int64_t>();
+      out.push_back(
+          {i < 0, i < 0 ? 0 - static_cast<std::uint64_t>(i) : static_cast<std::uint64_t>(i)});
+    } else {
+      throw bad(fmt::format("tensor '{}': {} holds {}, not an integer", tensor, key, v.dump()));
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 std::size_t safetensors_element_size(const std::string& dtype) {
   static const std::map<std::string, std::size_t> sizes = {
@@ -50,16 +83,21 @@ std::vector<safetensors_entry> parse_safetensors_header(
       const std::size_t elem = safetensors_element_size(e.dtype);
       if (elem == 0)
         throw bad(fmt::format("tensor '{}' has unsupported dtype '{}'", name, e.dtype));
-      e.shape = entry.at("shape").get<std::vector<std::int64_t>>();
       // The byte count in 64 bits with overflow checks, before anything is allocated.
       std::uint64_t count = elem;
-      for (const auto d : e.shape) {
-        if (d < 0) throw bad(fmt::format("tensor '{}' has a negative dimension ({})", name, d));
-        if (__builtin_mul_overflow(count, static_cast<std::uint64_t>(d), &count) ||
-            count > data_size)
+      for (const auto d : integer_array(entry.at("shape"), name, "shape", bad)) {
+        if (d.negative)
+          throw bad(fmt::format("tensor '{}' has a negative dimension (-{})", name, d.magnitude));
+        if (d.magnitude > static_cast<std::uint64_t>(INT64_MAX))
+          throw bad(
+              fmt::format("tensor '{}' has a dimension of {}, beyond int64", name, d.magnitude));
+        e.shape.push_back(static_cast<std::int64_t>(d.magnitude));
+        if (__builtin_mul_overflow(count, d.magnitude, &count) || count > data_size)
           count = data_size + 1;  // larger than the file: reported below
       }
-      const auto off = entry.at("data_offsets").get<std::vector<std::uint64_t>>();
+      std::vector<std::uint64_t> off;
+      for (const auto o : integer_array(entry.at("data_offsets"), name, "data_offsets", bad))
+        off.push_back(o.negative ? std::uint64_t{UINT64_MAX} : o.magnitude);  // refused below
       if (off.size() != 2 || off[1] < off[0] || off[1] > data_size)
         throw bad(fmt::format("tensor '{}' has data offsets outside the file ({} data bytes)", name,
                               data_size));

@@ -6,7 +6,11 @@
 namespace skyssl::fuzz {
 namespace {
 constexpr std::uint64_t max_written_bytes = 256 << 10;  // data actually written per dataset
-}
+// A write to a contiguous dataset allocates its whole extent in the file (a hole on disk). Up to
+// 1 TiB that is the sparse file a reader must not trust; beyond, the file system refuses
+// (EFBIG), H5Fclose fails, and the half-closed file crashed HDF5's cleanup at exit.
+constexpr std::uint64_t max_contiguous_extent = 1ULL << 40;
+}  // namespace
 
 h5_builder::h5_builder(FuzzedDataProvider& in, const std::filesystem::path& path) : in_(in) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
@@ -118,7 +122,9 @@ bool h5_builder::dataset(hid_t loc, const char* name, std::vector<hsize_t> dims,
       // Bounded work for the generator itself: at most 4096 chunks written (HDF5 writes many
       // tiny deflated chunks slowly, which a timeout would report as a hang of the reader).
       const bool few_chunks = chunk_bytes == 0 || rows * row_bytes / chunk_bytes <= 4096;
-      if (rows > 0 && row_bytes > 0 && rows * row_bytes <= max_written_bytes && few_chunks) {
+      const bool extent_ok = chunk_bytes != 0 || total <= max_contiguous_extent;
+      if (rows > 0 && row_bytes > 0 && rows * row_bytes <= max_written_bytes && few_chunks &&
+          extent_ok) {
         std::string buf = in_.ConsumeBytesAsString(rows * row_bytes);
         buf.resize(rows * row_bytes, '\x3f');
         std::vector<hsize_t> start(dims.size(), 0), count = dims;

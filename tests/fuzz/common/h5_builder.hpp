@@ -9,6 +9,8 @@
 #include <fuzzer/FuzzedDataProvider.h>
 #include <hdf5.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -37,5 +39,22 @@ class h5_builder {
   FuzzedDataProvider& in_;
   hid_t file_ = -1;
 };
+
+// After each input nothing of HDF5 may stay open: a leaked file or object id keeps the file open
+// (the next H5Fcreate of the same path then fails quietly) and crashed HDF5's atexit cleanup
+// after a 10-minute run. `who`: the generator or the reader under test.
+inline void expect_no_open_h5(const char* who) {
+  const ssize_t n = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+  if (n > 0) {
+    std::fprintf(stderr,
+                 "finding: %s left %zd HDF5 ids open (files %zd, datasets %zd, groups %zd, "
+                 "attributes %zd)\n",
+                 who, n, H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE),
+                 H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_DATASET),
+                 H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_GROUP),
+                 H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ATTR));
+    std::abort();
+  }
+}
 
 }  // namespace skyssl::fuzz

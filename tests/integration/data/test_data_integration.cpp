@@ -302,6 +302,52 @@ TEST_CASE("skyssl-prep from-fits: hostile catalogues exit 1 naming the row, ids 
                       "the file's 2880 bytes can hold") != std::string::npos);
 }
 
+TEST_CASE("skyssl-prep from-fits: symbolic links out of --dir exit 1 naming the row and path") {
+  const auto dir = skyssl::test::tmp_dir("from_fits_symlink");
+  fs::remove_all(dir);  // links from an earlier run would make create_symlink throw
+  const auto cutouts = dir / "cutouts";
+  fs::create_directories(cutouts / "inner");
+  // Valid cubes both inside and outside --dir: only the confinement can refuse the outside one.
+  write_fits((cutouts / "inner" / "1.fits").string(), {6, 5, 3}, 1.0f);
+  write_fits((dir / "secret.fits").string(), {6, 5, 3}, 2.0f);
+  fs::create_symlink(cutouts / "inner" / "1.fits", cutouts / "2.fits");  // stays inside: fine
+  fs::create_symlink(dir / "secret.fits", cutouts / "3.fits");           // a file link out
+  fs::create_symlink(dir, cutouts / "up");                               // a directory link out
+  // A sibling whose name starts with --dir's: a string prefix test would let it through.
+  fs::create_directories(dir / "cutouts2");
+  write_fits((dir / "cutouts2" / "4.fits").string(), {6, 5, 3}, 3.0f);
+  fs::create_symlink(dir / "cutouts2" / "4.fits", cutouts / "4.fits");
+  auto from_fits = [&](const std::string& rows, const std::string& name) {
+    std::ofstream(dir / (name + ".csv")) << "id,ra\n" << rows;
+    return run_command(
+        fmt::format("{} from-fits --dir {} --catalog {} --out {}", prep(), cutouts.string(),
+                    (dir / (name + ".csv")).string(), (dir / (name + ".h5")).string()),
+        dir / (name + ".log"));
+  };
+  auto r = from_fits("inner/1,1\n2,2\n", "inside");
+  INFO(r.output);
+  CHECK(r.code() == 0);
+  r = from_fits("inner/1,1\n3,2\n", "file_link");
+  INFO(r.output);
+  CHECK(r.code() == 1);
+  CHECK(r.output.find(fmt::format("data row 2 (line 3): the cutout '{}' resolves through a "
+                                  "symbolic link to '{}', outside --dir",
+                                  (cutouts / "3.fits").string(),
+                                  fs::canonical(dir / "secret.fits").string())) !=
+        std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "file_link.h5"));
+  r = from_fits("up/secret,1\n", "dir_link");
+  INFO(r.output);
+  CHECK(r.code() == 1);
+  CHECK(r.output.find("data row 1 (line 2): the cutout '" + (cutouts / "up/secret.fits").string() +
+                      "' resolves through a symbolic link") != std::string::npos);
+  r = from_fits("4,1\n", "sibling");
+  INFO(r.output);
+  CHECK(r.code() == 1);
+  CHECK(r.output.find("outside --dir") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "sibling.h5"));
+}
+
 TEST_CASE("skyssl-prep inspect/gallery: zero-size images and absurd zooms exit 1, no signal") {
   const auto dir = skyssl::test::tmp_dir("prep_hostile");
   const auto zero = dir / "zero_h.h5";

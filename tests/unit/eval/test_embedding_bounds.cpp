@@ -5,6 +5,7 @@
 #include "tests/support/torch_doctest.hpp"
 
 #include <hdf5.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <string>
@@ -18,8 +19,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// An embedding file whose /backbone has `rows` x `dim` float32, chunked and never written.
-fs::path sparse_embedding(const std::string& name, hsize_t rows, hsize_t dim) {
+// An embedding file whose /backbone has `rows` x `dim` float32, never written: chunked, or
+// contiguous and allocated at creation (the file then extends over a hole on disk).
+fs::path sparse_embedding(const std::string& name, hsize_t rows, hsize_t dim,
+                          bool contiguous = false) {
   const auto path = fs::temp_directory_path() / ("skyssl_embedding_bounds_" + name + ".h5");
   const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   const hid_t s1 = H5Screate(H5S_SCALAR);
@@ -28,7 +31,22 @@ fs::path sparse_embedding(const std::string& name, hsize_t rows, hsize_t dim) {
   H5Awrite(a, H5T_NATIVE_LLONG, &one);
   H5Aclose(a);
   H5Sclose(s1);
-  REQUIRE(skyssl::test::unwritten_dataset(f, "backbone", {rows, dim}, {1, 1}));
+  if (contiguous) {
+    // Allocated early at its full size: an apparent size of gigabytes in a file of kilobytes.
+    const hsize_t dims[2] = {rows, dim};
+    const hid_t space = H5Screate_simple(2, dims, nullptr);
+    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_layout(dcpl, H5D_CONTIGUOUS);
+    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+    const hid_t d =
+        H5Dcreate2(f, "backbone", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    REQUIRE(d >= 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+  } else {
+    REQUIRE(skyssl::test::unwritten_dataset(f, "backbone", {rows, dim}, {1, 1}));
+  }
   H5Fclose(f);
   return path;
 }
@@ -68,6 +86,29 @@ TEST_CASE("embedding reader: read_all never allocates more than the file could h
   const skyssl::embed::embedding_reader r(ok);
   CHECK(r.read_all("backbone").sizes() == torch::IntArrayRef({10, 8}));
   fs::remove(ok);
+}
+
+// fuzz_embedding's finding (tests/fuzz/embedding/corpus/regression-sparse-contiguous): a file
+// 200 KB on disk whose contiguous /backbone spans an 80 GB hole; bounded by the apparent size,
+// read_all allocated 80 GB. Now bounded by the bytes stored on disk.
+TEST_CASE("embedding reader: read_all does not allocate for a hole in a sparse file") {
+  const auto p = sparse_embedding("hole", 60000, 1024, true);  // 245 MB extent, KBs on disk
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  const auto on_disk = static_cast<std::uintmax_t>(st.st_blocks) * 512;
+  CAPTURE(on_disk);
+  REQUIRE(fs::file_size(p) > 245000000);
+  if (on_disk * 1100 >= fs::file_size(p)) {
+    MESSAGE("the temporary directory's file system stores no holes: nothing to check");
+  } else {
+    CHECK(error_of(p, false) == "");  // opening is fine (skyssl-embed writes files like this)
+    const auto msg = error_of(p, true);
+    CHECK(msg.find("'" + p.string() +
+                   "': /backbone declares 245760000 bytes of embeddings, "
+                   "more than a file of") != std::string::npos);
+    CHECK(msg.find("stored on disk) can hold") != std::string::npos);
+  }
+  fs::remove(p);
 }
 
 TEST_CASE("HDF5 cutouts: sizes checked against the file, links and foreign storage refused") {

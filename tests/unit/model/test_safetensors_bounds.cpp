@@ -4,6 +4,8 @@
 #include "tests/support/torch_doctest.hpp"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/model/safetensors.hpp"
@@ -80,4 +82,30 @@ TEST_CASE("safetensors: malformed headers are errors naming the file") {
   lying[7] = '\x7f';
   CHECK(error_of(lying).find("truncated") != std::string::npos);
   CHECK(error_of("abc").find("shorter than its header") != std::string::npos);
+}
+
+// fuzz_safetensors's finding (tests/fuzz/safetensors/corpus/regression-float-offset): a number
+// beyond uint64 in data_offsets is a JSON float, which nlohmann's get<> converted with undefined
+// behaviour. Floats, huge and negative values in shape or data_offsets are refused naming the
+// file and the tensor.
+TEST_CASE("safetensors: non-integer or out-of-range offsets and dims are errors, not UB") {
+  for (const auto& [json, want] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"w":{"dtype":"I64","shape":[2],"data_offsets":[0,777777777777777777777777]}})",
+            "tensor 'w': data_offsets holds 7.777"},
+           {R"({"w":{"dtype":"I64","shape":[2],"data_offsets":[0,1e300]}})",
+            "data_offsets holds 1e+300, not an integer"},
+           {R"({"w":{"dtype":"I64","shape":[2],"data_offsets":[-16,0]}})", "data offsets outside"},
+           {R"({"w":{"dtype":"I64","shape":[2.5],"data_offsets":[0,16]}})",
+            "shape holds 2.5, not an integer"},
+           {R"({"w":{"dtype":"I64","shape":[1e300],"data_offsets":[0,16]}})", "not an integer"},
+           {R"({"w":{"dtype":"I64","shape":[18446744073709551615],"data_offsets":[0,16]}})",
+            "a dimension of 18446744073709551615, beyond int64"},
+           {R"({"w":{"dtype":"I64","shape":[-9223372036854775808],"data_offsets":[0,16]}})",
+            "negative dimension (-9223372036854775808)"}}) {
+    CAPTURE(json);
+    const auto msg = error_of(file_with(json, 16));
+    CAPTURE(msg);
+    CHECK(msg.find("'hostile.safetensors' is not a valid safetensors file") != std::string::npos);
+    CHECK(msg.find(want) != std::string::npos);
+  }
 }

@@ -71,6 +71,9 @@ class embedding_reader {
   std::filesystem::path path_;
   std::int64_t rows_ = 0;
   std::uint64_t file_bytes_ = 0;  // the file's size: what its header may declare is bounded by it
+  // The bytes it occupies on disk (holes not counted, at most file_bytes_): what is read whole
+  // is bounded by it, so a file a few KB on disk with a sparse 80 GB extent is not allocated for.
+  std::uint64_t stored_bytes_ = 0;
   embedding_header header_;
   std::vector<std::string> spaces_, fields_;
 };
