@@ -43,7 +43,9 @@ def comm_prediction(grad_bytes, ranks, ranks_per_node, link_bytes_per_s, key_byt
       "mpi"              OpenMPI's blocking collectives (the CPU path, dist.timeout_s = 0), as
                          measured on emulated hosts (docs/performance.md): all-reduce one
                          reduction across the nodes, 2 (N-1)/N x G; all-gather every rank's
-                         block to every rank of the other nodes, P (R-P) b.
+                         block to every rank of the other nodes, P (R-P) b. Both move their
+                         bytes across the link one direction at a time: twice the time of a
+                         ring, which sends and receives at once.
       "mpi_nonblocking"  OpenMPI's non-blocking calls (libnbc; the watchdog's, dist.timeout_s > 0):
                          all-reduce a ring over the ranks, 2 (R-1)/R x G; all-gather as "mpi".
     Used by `scaling.py run --hosts` to compare with emulated hosts."""
@@ -53,6 +55,7 @@ def comm_prediction(grad_bytes, ranks, ranks_per_node, link_bytes_per_s, key_byt
     if n <= 1:
         return {"grad_bytes_out": 0.0, "grad_s": 0.0, "key_bytes_out": 0.0, "key_s": 0.0}
     gathers = [key_bytes_per_rank] + ([image_bytes_per_rank] if shuffle_gather else [])
+    serial = 1.0  # 2: the bytes cross the link one direction at a time (see "mpi")
     if algorithm == "nccl":
         grad_out, grad_steps = 2 * (r - 1) / r * grad_bytes, 2 * (r - 1)
         blocks, gather_steps = r - 1, r - 1
@@ -62,13 +65,14 @@ def comm_prediction(grad_bytes, ranks, ranks_per_node, link_bytes_per_s, key_byt
         else:
             grad_out, grad_steps = 2 * (r - 1) / r * grad_bytes, 2 * (r - 1)
         blocks, gather_steps = p * (r - p), max(1, (r - 1).bit_length())
+        serial = 2.0 if algorithm == "mpi" else 1.0
     else:
         raise ValueError(f"comm_prediction: unknown algorithm '{algorithm}'")
     key_out = sum(blocks * b for b in gathers)
     return {"grad_bytes_out": grad_out,
-            "grad_s": grad_out / link_bytes_per_s + grad_steps * latency_s,
+            "grad_s": serial * grad_out / link_bytes_per_s + grad_steps * latency_s,
             "key_bytes_out": key_out,
-            "key_s": key_out / link_bytes_per_s + len(gathers) * gather_steps * latency_s}
+            "key_s": serial * key_out / link_bytes_per_s + len(gathers) * gather_steps * latency_s}
 
 
 def main():

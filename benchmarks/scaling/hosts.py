@@ -201,7 +201,7 @@ def image_bytes(cfg_toml):
 
 
 def bench_rows(text):
-    """{operation: (raw ms, ours ms)} from skyssl_bench_comm's table."""
+    """{operation: (raw ms, ours ms)} from bench_comm's table."""
     rows = {}
     for line in text.splitlines():
         parts = line.rsplit(None, 3)
@@ -214,12 +214,12 @@ def bench_rows(text):
 
 
 def run_comm(a, root, build, out):
-    """--comm-only: the collectives alone (skyssl_bench_comm) instead of training steps: one
+    """--comm-only: the collectives alone (bench_comm) instead of training steps: one
     gradient-sized all-reduce and the key all-gather, per bandwidth, against the model."""
-    bench = os.path.join(build, "benchmarks", "comm", "skyssl_bench_comm")
+    bench = os.path.join(build, "benchmarks", "comm", "bench_comm")
     if not os.access(bench, os.X_OK):
         raise SystemExit(f"scaling.py: {bench} is not built (cmake --build {build} --target "
-                         "skyssl_bench_comm)")
+                         "bench_comm)")
     hosts, per_host, iters = a.hosts, a.ranks_per_host, a.iters
     ranks = hosts * per_host
     hostfile = f"/run/skyssl-cluster-{PREFIX}/hostfile"

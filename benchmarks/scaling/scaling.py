@@ -17,7 +17,7 @@ the first (which holds start-up); phase times are the trainer's (metrics "phases
   benchmarks/scaling/scaling.py report --out DIR [--ranks-per-node 4]
   # on 2 emulated hosts x 2 ranks (root; scripts/cluster.sh), links shaped to 100 and 400 Mbit/s:
   benchmarks/scaling/scaling.py run --hosts 2 --bandwidths 100mbit 400mbit --local-batch 16
-  # the collectives alone (skyssl_bench_comm) on the same shaped links:
+  # the collectives alone (bench_comm) on the same shaped links:
   benchmarks/scaling/scaling.py run --hosts 2 --comm-only --bandwidths 200mbit 1gbit
 
 Run directories are OUT/<mode>-r<ranks>; outputs OUT/scaling.csv, OUT/scaling.json,
@@ -240,7 +240,7 @@ def main():
     r.add_argument("--delay", default="0ms",
                    help="latency added to each host's link (--hosts; needs the kernel's netem)")
     r.add_argument("--comm-only", action="store_true",
-                   help="--hosts: time the collectives alone (skyssl_bench_comm), no training")
+                   help="--hosts: time the collectives alone (bench_comm), no training")
     r.add_argument("--grad-floats", type=int, default=4_000_000,
                    help="--comm-only: float32 values all-reduced")
     r.add_argument("--keys-per-rank", type=int, default=1024,
