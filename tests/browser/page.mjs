@@ -1,12 +1,15 @@
 // skyssl-serve's page in headless Chromium (Debian's /usr/bin/chromium through playwright-core):
 // type a position, see the query tile and N neighbour tiles load, click a neighbour, download
 // the CSV, drop a FITS file, see an error shown as text; saves page.png.
-//   node page.mjs URL "HH:MM:SS.sss +DD:MM:SS.ss" CUTOUT.fits OUT_DIR
+//   node page.mjs URL "HH:MM:SS.sss +DD:MM:SS.ss" CUTOUT.fits OUT_DIR ROWS
+// ROWS: the galaxies the service holds (the page's header and an out-of-range error name it).
 import { chromium } from "playwright-core";
 import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
 
-const [url, position, fitsPath, outDir] = process.argv.slice(2);
+const [url, position, fitsPath, outDir, rowsArg] = process.argv.slice(2);
+const rows = Number(rowsArg);
+assert.ok(rows > 0, `ROWS must be a positive count, got "${rowsArg}"`);
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu"],
@@ -18,7 +21,7 @@ try {
   page.on("pageerror", e => consoleErrors.push(String(e)));
   await page.goto(url);
   await page.waitForSelector("body[data-state=ready]");
-  assert.match(await page.textContent("#about"), /64 galaxies/);
+  assert.match(await page.textContent("#about"), new RegExp(`\\b${rows} galaxies`));
 
   // Nothing loaded from elsewhere: every request went to the service.
   const origins = new Set();
@@ -79,7 +82,7 @@ try {
   await page.evaluate(() => { document.body.dataset.state = "typing"; });
   await page.click("#search");
   await page.waitForSelector("body[data-state=error]");
-  assert.match(await page.textContent("#error"), /row 99999: the service has rows 0 to 63/);
+  assert.match(await page.textContent("#error"), new RegExp(`row 99999: the service has rows 0 to ${rows - 1}\\b`));
   await page.fill("#query", "nonsense words here");
   await page.click("#search");
   assert.match(await page.textContent("#error"), /is not RA Dec/);

@@ -40,6 +40,7 @@ import sys, h5py, numpy as np
 out, survey, run = sys.argv[1:4]
 with h5py.File(f"{run}/embeddings.h5", "r") as e:
     ra, dec = float(e["fields/ra"][5]), float(e["fields/dec"][5])
+    open(f"{out}/rows.txt", "w").write(str(e["fields/ra"].shape[0]))
 h, rem = divmod(ra / 15 * 3600, 3600); m, s = divmod(rem, 60)
 sign = "-" if dec < 0 else "+"; d, rem = divmod(abs(dec) * 3600, 3600); dm, ds = divmod(rem, 60)
 open(f"{out}/position.txt", "w").write(f"{int(h):02d}:{int(m):02d}:{s:06.3f} {sign}{int(d):02d}:{int(dm):02d}:{ds:05.2f}")
@@ -66,7 +67,8 @@ done
 [ -n "$port" ] || { echo "skyssl-serve did not start"; cat "$out/serve.log"; exit 1; }
 
 status=0
-node "$here/page.mjs" "http://127.0.0.1:$port/" "$(cat "$out/position.txt")" "$out/row9.fits" "$out" || status=$?
+node "$here/page.mjs" "http://127.0.0.1:$port/" "$(cat "$out/position.txt")" "$out/row9.fits" "$out" \
+  "$(cat "$out/rows.txt")" || status=$?
 kill -TERM $pid
 wait $pid || { echo "skyssl-serve exited with $? after SIGTERM"; cat "$out/serve.log"; exit 1; }
 trap - EXIT
