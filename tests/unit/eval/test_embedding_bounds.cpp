@@ -31,22 +31,9 @@ fs::path sparse_embedding(const std::string& name, hsize_t rows, hsize_t dim,
   H5Awrite(a, H5T_NATIVE_LLONG, &one);
   H5Aclose(a);
   H5Sclose(s1);
-  if (contiguous) {
-    // Allocated early at its full size: an apparent size of gigabytes in a file of kilobytes.
-    const hsize_t dims[2] = {rows, dim};
-    const hid_t space = H5Screate_simple(2, dims, nullptr);
-    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_layout(dcpl, H5D_CONTIGUOUS);
-    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
-    const hid_t d =
-        H5Dcreate2(f, "backbone", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    REQUIRE(d >= 0);
-    H5Dclose(d);
-    H5Pclose(dcpl);
-    H5Sclose(space);
-  } else {
-    REQUIRE(skyssl::test::unwritten_dataset(f, "backbone", {rows, dim}, {1, 1}));
-  }
+  const std::vector<hsize_t> chunk =
+      contiguous ? std::vector<hsize_t>{} : std::vector<hsize_t>{1, 1};
+  REQUIRE(skyssl::test::unwritten_dataset(f, "backbone", {rows, dim}, chunk, contiguous));
   H5Fclose(f);
   return path;
 }
