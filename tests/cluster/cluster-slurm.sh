@@ -64,27 +64,13 @@ SlurmdPidFile=$dir/node/slurmd.pid
 SlurmdLogFile=$dir/node/slurmd.log
 SlurmdDebug=info
 FirstJobId=$((RANDOM * 16 + 1000))
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/filetxt
-JobCompLoc=$dir/log/jobcomp.txt
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-SchedulerType=sched/builtin
-SchedulerParameters=sched_interval=1
 # Debian's OpenMPI has a PMIx client, no PMI-2 one.
 MpiDefault=pmix
 # A step whose task exits non-zero is ended on every node (srun --kill-on-bad-exit overrides).
 KillOnBadExit=1
 SlurmdTimeout=${CLUSTER_SLURMD_TIMEOUT:-10}
-MailProg=/bin/true
-ReturnToService=2
-MinJobAge=600
-KillWait=5
-InactiveLimit=0
 CONF
+    mini_slurm_conf_policy "$dir"
     for ((i = 1; i <= ${#hosts[@]}; i++)); do
       echo "NodeName=n$i NodeAddr=$CLUSTER_SUBNET.$i CPUs=${CLUSTER_SLURM_CPUS:-2} State=UNKNOWN"
     done

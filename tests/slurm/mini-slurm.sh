@@ -29,6 +29,33 @@ print(*(x.getsockname()[1] for x in s))
 [x.close() for x in s]'
 }
 
+# mini_slurm_conf_policy DIR: the slurm.conf lines every private Slurm of the tests shares (this
+# one-node one and the two-node one of tests/cluster/cluster-slurm.sh): no cgroups, accounting or
+# database; a job log in DIR/log; scheduling within a second; finished jobs kept visible.
+mini_slurm_conf_policy() {
+  local dir=$1
+  cat <<CONF
+# No cgroups in a container: track processes through /proc, bind nothing.
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+# One line per finished job or requeue: what the tests read instead of sacct (no slurmdbd).
+JobCompType=jobcomp/filetxt
+JobCompLoc=$dir/log/jobcomp.txt
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SchedulerType=sched/builtin
+SchedulerParameters=sched_interval=${MINI_SLURM_SCHED_INTERVAL:-1}
+MailProg=/bin/true
+ReturnToService=2
+# Keep finished jobs visible to scontrol for a while; kill quickly after a time limit.
+MinJobAge=600
+KillWait=5
+InactiveLimit=0
+CONF
+}
+
 mini_slurm_start() {
   local dir=$1 host ncpu ports
   mini_slurm_need || return 1
@@ -77,28 +104,11 @@ SlurmdLogFile=$dir/log/slurmd.log
 # debug2 logs each time-limit check ("Testing job time limits"), whose phase tests may need.
 SlurmctldDebug=${MINI_SLURM_DEBUG:-debug2}
 SlurmdDebug=${MINI_SLURM_DEBUG:-info}
-# No cgroups in a container: track processes through /proc, bind nothing.
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-# One line per finished job or requeue: what the test reads instead of sacct (no slurmdbd).
-JobCompType=jobcomp/filetxt
-JobCompLoc=$dir/log/jobcomp.txt
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-SchedulerType=sched/builtin
-SchedulerParameters=sched_interval=${MINI_SLURM_SCHED_INTERVAL:-1}
 MpiDefault=none
-MailProg=/bin/true
-ReturnToService=2
-# Keep finished jobs visible to scontrol for a while; kill quickly after a time limit.
-MinJobAge=600
-KillWait=5
-InactiveLimit=0
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$ncpu State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
+  mini_slurm_conf_policy "$dir" >>"$SLURM_CONF"
 
   slurmctld -D -c -f "$SLURM_CONF" >>"$dir/log/slurmctld.out" 2>&1 &
   MINI_SLURM_PIDS+=($!)
