@@ -15,6 +15,7 @@
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
+#include "skyssl/core/stored_bytes.hpp"
 #include "skyssl/core/surveys.hpp"
 #include "skyssl/data/detail/decode.hpp"
 #include "skyssl/data/detail/direct_rows.hpp"
@@ -193,9 +194,10 @@ std::vector<dataset_info> list_datasets(hid_t file, const std::string& path, boo
 
 // The image shape in 64 bits, checked before anything is sized from it: C, H, W at least 1
 // and in int range; a row's pixels within what the file could hold (its bytes times deflate's
-// largest ratio, ~1032:1); rows at most 64 per byte of the file (a sparse archive being filled
-// may declare far more rows than it stores, but not 2^62 from a few kilobytes: per-row
-// bookkeeping of the tools stays proportional to the file).
+// largest ratio, ~1032:1); rows at most 64 per byte of the file (an archive whose chunks are
+// not all written may declare more rows than it stores, but not 2^62 from a few kilobytes:
+// per-row bookkeeping of the tools stays proportional to the file). `file_bytes` is what the
+// file stores on disk, so a sparse file's holes (`truncate -s 1T`) buy it nothing.
 void check_image_shape(const std::vector<std::int64_t>& shape, std::uint64_t file_bytes,
                        const std::string& path, const std::string& name) {
   auto bad = [&](const std::string& why) {
@@ -526,8 +528,7 @@ archive::archive(const archive_options& options)
     st->images = open_dataset(st->file.get(), images_name_, path);
     check_image_dtype(st->images.get(), images, path);
     info.image_dtype = images.dtype;
-    check_image_shape(images.shape, static_cast<std::uint64_t>(fs::file_size(path)), path,
-                      images_name_);
+    check_image_shape(images.shape, stored_bytes(path), path, images_name_);
     info.rows = images.shape[0];
     const int c = static_cast<int>(images.shape[1]), h = static_cast<int>(images.shape[2]),
               w = static_cast<int>(images.shape[3]);

@@ -9,6 +9,7 @@
 
 #include "kernels/augment.hpp"
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/stored_bytes.hpp"
 #include "skyssl/data/fits_image.hpp"
 #include "skyssl/data/h5.hpp"  // HDF5 helpers: lib/data and lib/eval only, never apps
 
@@ -65,7 +66,8 @@ torch::Tensor read_h5_cutout(const std::filesystem::path& path, std::int64_t max
         fmt::format("cutout '{}': images of {} x {} x {} x {} are over the limit of "
                     "{} values",
                     p, dims[0], dims[1], dims[2], dims[3], max_values));
-  const std::uint64_t file_bytes = std::filesystem::file_size(path);
+  // What the file stores on disk: a sparse file's holes hold no pixels.
+  const std::uint64_t file_bytes = stored_bytes(path);
   if (overflow || pixels > std::max<std::uint64_t>(file_bytes, 1) * 1100 / 4)
     throw data_error(fmt::format(
         "cutout '{}': images declares {}x{}x{}x{} pixels, more than a file of {} bytes holds", p,

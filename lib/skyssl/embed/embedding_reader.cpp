@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <sys/stat.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <map>
 
 #include "skyssl/core/error.hpp"
+#include "skyssl/core/stored_bytes.hpp"
 #include "skyssl/data/h5.hpp"  // HDF5 helpers: lib/data and lib/eval only, never apps
 
 namespace skyssl::embed {
@@ -68,11 +68,7 @@ embedding_reader::embedding_reader(const std::filesystem::path& path)
     throw data_error(fmt::format("'{}' is not an HDF5 file ({})", file, h5::last_error()));
   const hid_t f = s_->file.get();
   file_bytes_ = std::filesystem::file_size(path);
-  struct stat st {};
-  stored_bytes_ =
-      ::stat(file.c_str(), &st) == 0 && st.st_blocks > 0
-          ? std::min<std::uint64_t>(file_bytes_, static_cast<std::uint64_t>(st.st_blocks) * 512)
-          : file_bytes_;
+  stored_bytes_ = stored_bytes(path);
   long long marker = 0;
   if (!read_int_attr(f, "skyssl_embedding", marker) || marker != 1)
     throw data_error(fmt::format(

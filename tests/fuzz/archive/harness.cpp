@@ -4,8 +4,8 @@
 // kind, links and foreign storage. Each input opens the archive with direct reads on or off and
 // data.allow_external on or off, then reads a few rows and a column. Checked: no memory error,
 // no exception but skyssl::error, no huge allocation (libFuzzer's -rss_limit_mb and
-// -malloc_limit_mb), no hang (-timeout), and nothing read through a link or foreign storage
-// unless allow_external.
+// -malloc_limit_mb), no hang (-timeout), nothing read through a link or foreign storage
+// unless allow_external, and no HDF5 id left open by the generator or the archive.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstdint>
@@ -74,6 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (in.ConsumeBool()) b.attribute(b.file(), a);
     if (in.ConsumeIntegralInRange<int>(0, 4) == 0) b.foreign(b.file(), "linked", other);
   }
+  skyssl::fuzz::expect_no_open_h5("the generator");
   skyssl::data::archive_options o;
   o.paths = {path.string()};
   o.direct_reads = in.ConsumeBool();
@@ -102,5 +103,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       }
   });
+  skyssl::fuzz::expect_no_open_h5("the archive reader");
   return 0;
 }

@@ -228,6 +228,19 @@ TEST_CASE("archive: zero, huge and absurd shapes are refused naming the file") {
   const auto ok = dir / "ok.h5";
   sparse_images(ok, {4000, 3, 8, 8});
   CHECK(archive_error_of(ok) == "");
+  // A hole holds no pixels: a contiguous dataset given its extent at creation has a GiB of
+  // apparent size in a few kilobytes on disk, and one row of it would be allocated whole.
+  const auto holed = dir / "holed.h5";
+  {
+    const hid_t f = H5Fcreate(holed.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(skyssl::test::unwritten_dataset(f, "images", {1, 3, 16384, 8192}, {}, true));
+    H5Fclose(f);
+  }
+  REQUIRE(fs::file_size(holed) > (1ULL << 30));
+  const auto msg = archive_error_of(holed);
+  CAPTURE(msg);
+  CHECK(has(msg, "'" + holed.string() + "'"));
+  CHECK(has(msg, "cannot come from a file"));
 }
 
 TEST_CASE("archive: external links, external storage and virtual datasets need allow_external") {

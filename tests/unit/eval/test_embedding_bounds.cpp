@@ -132,5 +132,18 @@ TEST_CASE("HDF5 cutouts: sizes checked against the file, links and foreign stora
   }
   msg = cutout_error(linked);
   CHECK(msg.find("'images' is a link") != std::string::npos);
+  // A hole is no pixels: 1 GiB of apparent size in a few kilobytes on disk was read whole
+  // (sized by the apparent size) before the bound used what the file stores.
+  const auto holed = dir / "holed.h5";
+  {
+    const hid_t f = H5Fcreate(holed.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(skyssl::test::unwritten_dataset(f, "images", {1, 1, 16384, 16384}, {}, true));
+    H5Fclose(f);
+  }
+  REQUIRE(fs::file_size(holed) > (1ULL << 30));
+  msg = cutout_error(holed);
+  CAPTURE(msg);
+  CHECK(msg.find("'" + holed.string() + "': images declares 1x1x16384x16384 pixels") !=
+        std::string::npos);
   fs::remove_all(dir);
 }
