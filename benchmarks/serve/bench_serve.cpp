@@ -54,7 +54,9 @@ struct args {
   int dim = 128;
   std::string dir = "bench_serve_data";
   std::int64_t nlist = 0;
-  std::int64_t nprobe = 16;
+  // bench_search on the same kind of data at 10M: recall@10 0.944 at nprobe 8 and at 16 (each
+  // cluster falls in about one list), so 8 is the setting a service would run.
+  std::int64_t nprobe = 8;
   int k = 12;
   double seconds = 10;
   std::vector<int> clients = {1, 4, 16};
