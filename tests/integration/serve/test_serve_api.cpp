@@ -286,8 +286,11 @@ TEST_CASE("duplicate suppression and range filters as the brute-force reference 
         reference(9, 8, 0, 0.2, 0.6));
   const auto both = get("/api/neighbours?row=9&k=8&z_phot=0.2:0.6&mag_r=:19");
   REQUIRE(both.status == 200);
-  CHECK(rows_of(both.j()) == reference(9, 8, 25, 0.2, 0.6, 19));
-  for (const auto& n : both.j()["neighbours"]) {
+  // Parsed once and kept: a range-for over `both.j()["neighbours"]` would iterate a temporary
+  // that is destroyed before the loop runs (ASan: heap-use-after-free).
+  const json both_json = both.j();
+  CHECK(rows_of(both_json) == reference(9, 8, 25, 0.2, 0.6, 19));
+  for (const auto& n : both_json["neighbours"]) {
     CHECK(n["mag_r"].get<double>() <= 19);
     CHECK(n["z_phot"].get<double>() >= 0.2);
   }
