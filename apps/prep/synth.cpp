@@ -14,6 +14,7 @@
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/log.hpp"
 #include "skyssl/core/surveys.hpp"
+#include "skyssl/data/archive.hpp"
 #include "skyssl/data/synth.hpp"
 #include "skyssl/data/writer.hpp"
 
@@ -49,27 +50,6 @@ std::vector<std::string> default_bands(int channels) {
   }
 }
 
-std::vector<std::string> split_bands(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == ',' || c == ' ') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else {
-      cur.push_back(c);
-    }
-  }
-  if (!cur.empty()) out.push_back(cur);
-  // "grz" means g, r, z.
-  if (out.size() == 1 && out[0].size() > 1) {
-    std::vector<std::string> chars;
-    for (char c : out[0]) chars.emplace_back(1, c);
-    out = chars;
-  }
-  return out;
-}
-
 void run_synth(const synth_args& a) {
   const int rank = log::rank(), world = log::world();
   if (a.count < 1) throw config_error(fmt::format("synth: --count must be >= 1, got {}", a.count));
@@ -79,7 +59,8 @@ void run_synth(const synth_args& a) {
   so.seed = a.seed;
   so.size = a.size;
   so.pixel_scale = a.pixel_scale;
-  so.bands = !a.bands.empty() ? split_bands(a.bands) : default_bands(a.channels ? a.channels : 3);
+  so.bands =
+      !a.bands.empty() ? data::split_bands(a.bands) : default_bands(a.channels ? a.channels : 3);
   if (a.channels && static_cast<int>(so.bands.size()) != a.channels)
     throw config_error(fmt::format("synth: --bands has {} bands but --channels is {}",
                                    so.bands.size(), a.channels));

@@ -26,6 +26,29 @@ namespace fs = std::filesystem;
 
 namespace skyssl::data {
 
+std::vector<std::string> split_bands(const std::string& text, int channels) {
+  std::vector<std::string> split;
+  std::string cur;
+  for (char ch : text) {
+    if (ch == ',' || ch == ' ') {
+      if (!cur.empty()) split.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(ch);
+    }
+  }
+  if (!cur.empty()) split.push_back(cur);
+  const bool letters =
+      split.size() == 1 &&
+      (channels > 0 ? static_cast<int>(split[0].size()) == channels : split[0].size() > 1);
+  if (letters) {
+    std::vector<std::string> chars;
+    for (char ch : split[0]) chars.emplace_back(1, ch);
+    split = chars;
+  }
+  return split;
+}
+
 // A 1-D field of one file: read directly when its layout allows, else through HDF5.
 struct archive::column_state {
   h5::handle dset;                              // open while HDF5 is needed
@@ -303,28 +326,6 @@ void check_complete(hid_t file, const std::string& path) {
         "archive file '{}' is unfinished ({} = 0: the command writing it stopped before the "
         "end); write it again",
         path, complete_attribute));
-}
-
-// A 'bands' attribute written as one string, "grz" or "g,r,z", split into bands; a single
-// word of one letter per channel is split into letters.
-std::vector<std::string> split_bands(const std::string& text, int channels) {
-  std::vector<std::string> split;
-  std::string cur;
-  for (char ch : text) {
-    if (ch == ',' || ch == ' ') {
-      if (!cur.empty()) split.push_back(cur);
-      cur.clear();
-    } else {
-      cur.push_back(ch);
-    }
-  }
-  if (!cur.empty()) split.push_back(cur);
-  if (split.size() == 1 && static_cast<int>(split[0].size()) == channels) {
-    std::vector<std::string> chars;
-    for (char ch : split[0]) chars.emplace_back(1, ch);
-    split = chars;
-  }
-  return split;
 }
 
 // What the files' attributes say about the archive: the bands (every file that names them

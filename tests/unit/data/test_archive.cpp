@@ -266,3 +266,16 @@ z_spec = "specz_redshift"
   CHECK_THROWS_WITH_AS(skyssl::data::data_options_from(cfg), doctest::Contains("data.prefetch"),
                        skyssl::config_error);
 }
+
+TEST_CASE("split_bands: commas, spaces, and one word split into letters") {
+  using skyssl::data::split_bands;
+  using bands = std::vector<std::string>;
+  CHECK(split_bands("g,r,z") == bands{"g", "r", "z"});
+  CHECK(split_bands(" g  r z ") == bands{"g", "r", "z"});
+  CHECK(split_bands("grz") == bands{"g", "r", "z"});  // synth --bands: any one word
+  CHECK(split_bands("u") == bands{"u"});
+  // A file's attribute: one word is letters only when it has one per channel.
+  CHECK(split_bands("grz", 3) == bands{"g", "r", "z"});
+  CHECK(split_bands("grz", 4) == bands{"grz"});
+  CHECK(split_bands("ha,oiii", 2) == bands{"ha", "oiii"});
+}

@@ -14,6 +14,11 @@ class config;
 
 namespace skyssl::data {
 
+// Bands written as one text, as a file's 'bands' attribute or `skyssl-prep synth --bands`
+// give them: "g,r,z", "g r z" or "grz". A single word is split into letters when it has
+// `channels` of them, or (channels = 0) whenever it has more than one.
+std::vector<std::string> split_bands(const std::string& text, int channels = 0);
+
 struct archive_options {
   // A file, a glob ("shards/train-*.h5", expanded and sorted), or "@list.txt" (one path a
   // line, relative to the list file; blank lines and '#' comments skipped).
