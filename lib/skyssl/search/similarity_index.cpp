@@ -10,6 +10,7 @@
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
+#include <faiss/utils/distances.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/durable_file.hpp"
+#include "skyssl/search/detail/coarse_scorer.hpp"
 #include "skyssl/search/detail/index_file.hpp"
 
 namespace skyssl::search {
@@ -198,6 +200,7 @@ void similarity_index::train(const float* rows, std::int64_t n) {
   } catch (const faiss::FaissException& e) {
     throw data_error(fmt::format("training the '{}' index failed: {}", description_, e.msg));
   }
+  prepare_coarse_scorer();
 }
 
 void similarity_index::add(const float* rows, std::int64_t n) {
@@ -231,7 +234,8 @@ neighbours similarity_index::search(const float* queries, std::int64_t n, std::i
     std::vector<float> q(queries + b * dim_, queries + (b + m) * dim_);
     l2_normalise_rows(q, dim_, b);
     std::vector<faiss_id> ids(m * k);
-    index_->search(m, q.data(), k, out.scores.data() + b * k, ids.data());
+    if (!search_few(q.data(), m, k, nprobe(), out.scores.data() + b * k, ids.data()))
+      index_->search(m, q.data(), k, out.scores.data() + b * k, ids.data());
     std::copy(ids.begin(), ids.end(), out.ids.begin() + b * k);
   }
   return out;
@@ -270,9 +274,38 @@ neighbours similarity_index::search_nprobe(const float* queries, std::int64_t n,
   out.ids.resize(n * k);
   out.scores.resize(n * k);
   std::vector<faiss_id> ids(n * k);
-  ivf->search(n, q.data(), k, out.scores.data(), ids.data(), &params);
+  if (!search_few(q.data(), n, k, static_cast<std::int64_t>(params.nprobe), out.scores.data(),
+                  ids.data()))
+    ivf->search(n, q.data(), k, out.scores.data(), ids.data(), &params);
   std::copy(ids.begin(), ids.end(), out.ids.begin());
   return out;
+}
+
+void similarity_index::prepare_coarse_scorer() {
+  coarse_.reset();
+  if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index_.get()); ivf && ivf->is_trained)
+    coarse_ = detail::coarse_scorer::for_index(*ivf);
+}
+
+bool similarity_index::search_few(const float* queries, std::int64_t n, std::int64_t k,
+                                  std::int64_t nprobe, float* scores, std::int64_t* ids) const {
+  // FAISS scores many queries against the centroids with BLAS, fast already; a few with the
+  // scalar loop coarse_ replaces.
+  if (!coarse_ || n >= faiss::distance_compute_blas_threshold) return false;
+  const auto& ivf = dynamic_cast<const faiss::IndexIVF&>(*index_);
+  nprobe = std::clamp<std::int64_t>(nprobe, 1, coarse_->nlist());
+  std::vector<faiss_id> lists(n * nprobe);
+  std::vector<float> list_scores(n * nprobe);
+  for (std::int64_t i = 0; i < n; ++i)
+    coarse_->assign(queries + i * dim_, nprobe, lists.data() + i * nprobe,
+                    list_scores.data() + i * nprobe);
+  faiss::SearchParametersIVF params;
+  params.nprobe = static_cast<std::size_t>(nprobe);
+  std::vector<faiss_id> found(n * k);
+  ivf.search_preassigned(n, queries, k, lists.data(), list_scores.data(), scores, found.data(),
+                         /*store_pairs=*/false, &params);
+  std::copy(found.begin(), found.end(), ids);
+  return true;
 }
 
 void similarity_index::save(const std::filesystem::path& path) const {
@@ -293,6 +326,7 @@ similarity_index similarity_index::load(const std::filesystem::path& path) {
   s.index_ = detail::read_index_file(path);
   s.dim_ = static_cast<int>(s.index_->d);
   s.description_ = describe(s.index_.get());
+  s.prepare_coarse_scorer();
   return s;
 }
 

@@ -13,6 +13,9 @@
 namespace faiss {
 struct Index;
 }
+namespace skyssl::search::detail {
+class coarse_scorer;
+}
 
 namespace skyssl::search {
 
@@ -105,9 +108,17 @@ class similarity_index {
 
  private:
   similarity_index() = default;
+  // After the coarse quantiser is known (trained or loaded): the vectorised coarse step for
+  // searches of a few queries (detail/coarse_scorer.hpp), when the index is a plain IVF.
+  void prepare_coarse_scorer();
+  // n queries (normalised) against a plain IVF index through coarse_; false (nothing done)
+  // when FAISS's own search applies: no scorer, or enough queries for its BLAS path.
+  bool search_few(const float* queries, std::int64_t n, std::int64_t k, std::int64_t nprobe,
+                  float* scores, std::int64_t* ids) const;
   int dim_ = 0;
   std::string description_;
   std::unique_ptr<faiss::Index> index_;
+  std::unique_ptr<detail::coarse_scorer> coarse_;
 };
 
 // Normalises rows in place; throws data_error naming the first zero or non-finite row.
