@@ -110,8 +110,8 @@ function(_skyssl_torch_build_now target no_unity)
 endfunction()
 
 # skyssl_torch_build for every executable defined in `dir` and the directories below it;
-# NO_UNITY: never in unity batches (tests: each test file is written as a translation unit of
-# its own, with its own helpers, and doctest's CHECK fights LibTorch's glog in a shared one).
+# NO_UNITY: leave unity builds to the caller (tests: tests/CMakeLists.txt compiles each test
+# program as one unit, with doctest and LibTorch's glog included in the order they need).
 function(skyssl_torch_build_tree dir)
   cmake_parse_arguments(B "NO_UNITY" "" "" ${ARGN})
   set(_flag "")

@@ -4,7 +4,8 @@
 //       [--what backbone,projection] [--chunk 256] [--set data.path=other.h5]
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/cuda.h>
 
 #include <filesystem>
 

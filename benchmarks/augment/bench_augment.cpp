@@ -9,7 +9,8 @@
 // adds the threads up), and checks their views equal the single-thread ones bit for bit.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <Kokkos_Core.hpp>
 

@@ -7,7 +7,9 @@
 //   bench_checkpoint [--dir DIR] [--steps 60] [--every 10] [--reps 3]
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/optim/sgd.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <algorithm>
 #include <chrono>

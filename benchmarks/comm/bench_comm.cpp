@@ -8,7 +8,7 @@
 // includes mpi.h on purpose.
 #include <fmt/format.h>
 #include <mpi.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <chrono>

@@ -15,7 +15,9 @@
 // Built by the main CMake build and by scripts/gpu-check-all.sh (no MPI, HDF5 or packaged
 // Kokkos needed; docs/gpu.md).
 #include <torch/cuda.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/optim/sgd.h>
+#include <torch/utils.h>
 
 #include <algorithm>
 #include <chrono>

@@ -8,7 +8,8 @@
 //   mpiexec -n 2 bench_step_modes --archive example/survey.h5 [--set ...] [--json out.json]
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/optim/sgd.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <chrono>

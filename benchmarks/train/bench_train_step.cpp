@@ -12,7 +12,8 @@
 //   bench_train_step --archive example/survey.h5 [--set model.width=16 ...] [--json out.json]
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/optim/sgd.h>
 
 #include <algorithm>
 #include <chrono>

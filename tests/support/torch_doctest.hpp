@@ -1,7 +1,7 @@
 #pragma once
 // doctest for test files that use LibTorch. LibTorch here is built with glog, whose CHECK*
 // macros would silently replace doctest's; include torch first, drop glog's, then doctest.
-#include <torch/torch.h>
+#include <torch/types.h>
 #undef CHECK
 #undef CHECK_EQ
 #undef CHECK_NE

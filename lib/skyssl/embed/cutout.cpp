@@ -1,7 +1,7 @@
 #include "skyssl/embed/cutout.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cctype>

@@ -1,7 +1,7 @@
 #include "skyssl/embed/embed.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <chrono>

@@ -1,7 +1,7 @@
 #include "skyssl/embed/trained_encoder.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "skyssl/core/config.hpp"
 #include "skyssl/core/error.hpp"

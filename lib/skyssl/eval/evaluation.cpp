@@ -1,7 +1,7 @@
 #include "skyssl/eval/evaluation.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <chrono>
 #include <filesystem>

@@ -1,7 +1,10 @@
 #include "skyssl/eval/linear_probe.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/optim/lbfgs.h>
+#include <torch/nn/functional.h>
+#include <torch/utils.h>
 
 #include <algorithm>
 #include <cmath>

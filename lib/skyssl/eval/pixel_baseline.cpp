@@ -1,7 +1,7 @@
 #include "skyssl/eval/pixel_baseline.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 #include "skyssl/eval/probes.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 

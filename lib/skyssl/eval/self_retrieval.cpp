@@ -1,7 +1,9 @@
 #include "skyssl/eval/self_retrieval.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/nn/functional.h>
+#include <torch/utils.h>
 
 #include <limits>
 

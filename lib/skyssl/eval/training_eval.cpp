@@ -1,7 +1,9 @@
 #include "skyssl/eval/training_eval.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/nn/functional.h>
+#include <torch/serialize.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>

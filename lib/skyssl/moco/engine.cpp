@@ -1,7 +1,11 @@
 #include "skyssl/moco/engine.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/optim/sgd.h>
+#include <torch/nn/functional.h>
+#include <torch/utils.h>
+#include <torch/nn/module.h>
 
 #include <chrono>
 

@@ -1,7 +1,7 @@
 #include "skyssl/moco/loss_scaler.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <string>

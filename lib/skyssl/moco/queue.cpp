@@ -1,7 +1,9 @@
 #include "skyssl/moco/queue.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/nn/functional.h>
+#include <torch/utils.h>
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/core/philox.hpp"

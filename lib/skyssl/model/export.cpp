@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 #include <torch/serialize.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <fstream>
 #include <system_error>

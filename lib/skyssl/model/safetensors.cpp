@@ -1,7 +1,7 @@
 #include "skyssl/model/safetensors.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cstdint>
 #include <cstring>

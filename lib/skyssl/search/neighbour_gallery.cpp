@@ -1,7 +1,7 @@
 #include "skyssl/search/neighbour_gallery.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 
@@ -51,8 +51,8 @@ void write_neighbour_gallery(const gallery_request& g, const query_set& q, const
   const auto c = display_config(ar, g.run_dir);
   const int h = c.crop_h, w = c.crop_w;
   if (g.zoom < 0 || g.zoom > tiles::max_gallery_zoom)
-    throw config_error(
-        fmt::format("gallery zoom must be 0 (automatic) to {}, got {}", tiles::max_gallery_zoom, g.zoom));
+    throw config_error(fmt::format("gallery zoom must be 0 (automatic) to {}, got {}",
+                                   tiles::max_gallery_zoom, g.zoom));
   const int zoom = g.zoom > 0 ? g.zoom : std::max(1, (96 + h - 1) / h);
   // Sizes in 64 bits: the canvas checks them before anything is allocated, after which every
   // tile position below fits in an int.

@@ -1,7 +1,7 @@
 #include "skyssl/serve/field_table.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 

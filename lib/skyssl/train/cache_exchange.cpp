@@ -1,7 +1,7 @@
 #include "skyssl/train/cache_exchange.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "skyssl/core/error.hpp"
 #include "skyssl/data/epoch_plan.hpp"

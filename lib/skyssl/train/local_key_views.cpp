@@ -1,6 +1,6 @@
 #include "skyssl/train/local_key_views.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <chrono>
 

@@ -1,7 +1,9 @@
 #include "skyssl/train/state_io.hpp"
 
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/optim/sgd.h>
+#include <torch/utils.h>
 
 #include <cstdlib>
 #include <sstream>

@@ -2,7 +2,8 @@
 // and step, check the ranks agree, write a metrics record, decide (with every rank) whether to
 // checkpoint or stop, and account for where the time went.
 #include <fmt/format.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/optim/sgd.h>
 
 #include <chrono>
 #include <cmath>

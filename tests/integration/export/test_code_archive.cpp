@@ -11,6 +11,7 @@
 #include <torch/csrc/jit/runtime/print_handler.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/script.h>
+#include <torch/serialize.h>
 
 #include <fstream>
 #include <string>

@@ -16,6 +16,7 @@
 
 #include "tests/support/test_paths.hpp"
 #include "tests/support/torch_doctest.hpp"
+#include <torch/serialize.h>
 #include "tests/support/run_command.hpp"
 
 namespace skyssl::test::golden {

@@ -12,6 +12,8 @@
 // (perturbing the reference's own initial weights by 1e-6 does the same), while every step is
 // still checked from a state the previous check accepted.
 #include "golden_io.hpp"
+#include <torch/optim/sgd.h>
+#include <torch/utils.h>
 
 #include "skyssl/dist/local_communicator.hpp"
 #include "skyssl/moco/engine.hpp"

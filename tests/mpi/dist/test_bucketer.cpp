@@ -2,7 +2,13 @@
 // per-rank gradients, which every rank also computes locally (one input per rank) as the
 // reference. Also broadcast_parameters.
 // torch before doctest: c10's logging defines CHECK, doctest must define it last.
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/optim/sgd.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/utils.h>
+#include <torch/nn/module.h>
 #include <doctest/doctest.h>
 
 #include <thread>

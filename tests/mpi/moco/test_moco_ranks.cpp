@@ -2,7 +2,9 @@
 // hold the same weights (to float tolerance) and the same queue as one rank with batch R*B, the
 // same seed and bn_group = B. The one-rank reference is computed on every rank with a
 // dist::local_communicator. Run with the engine's default reducer and with lib/dist's bucketer.
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/optim/sgd.h>
+#include <torch/utils.h>
 // torch before doctest: c10's logging defines CHECK, doctest must define it last.
 #include <doctest/doctest.h>
 

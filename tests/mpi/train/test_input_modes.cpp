@@ -6,7 +6,7 @@
 //    against "none" (the shard reader), with gather and with local; a cache that does not fit
 //    the memory limit is refused with a message naming data.cache.
 // Tiny model and images: a few seconds per run.
-#include <torch/torch.h>
+#include <torch/types.h>
 // torch before doctest: c10's logging defines CHECK, doctest must define it last.
 #include <doctest/doctest.h>
 #include <fmt/format.h>

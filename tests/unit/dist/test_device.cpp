@@ -1,6 +1,6 @@
 // The device choice and the device-memory wrapper, on whatever this machine has (a CPU-only
 // LibTorch here: the wrapper must still build CUDA tensors, which torch::from_blob cannot).
-#include <torch/torch.h>
+#include <torch/types.h>
 #include <doctest/doctest.h>
 
 #include <vector>

@@ -1,7 +1,10 @@
 // The world-of-one communicator, the [dist] options, tensor digests, and the bucketer over a
 // local communicator (no MPI involved anywhere in this program).
 // torch before doctest: c10's logging defines CHECK, doctest must define it last.
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/container/sequential.h>
 #include <doctest/doctest.h>
 
 #include "skyssl/core/config.hpp"

@@ -23,7 +23,7 @@ using namespace skyssl::eval;
 
 namespace {
 
-constexpr std::int64_t rows = 192;
+constexpr std::int64_t survey_rows = 192;
 constexpr int side = 16;
 
 // Class r % 2: 0 = compact blob (sigma 1.2 px), 1 = extended (sigma 3.5 px); amplitude in
@@ -32,7 +32,7 @@ std::string toy_archive(const fs::path& dir) {
   const auto path = (dir / "toy.h5").string();
   data::writer_options w;
   w.path = path;
-  w.count = rows;
+  w.count = survey_rows;
   w.channels = 1;
   w.height = w.width = side;
   w.bands = {"r"};
@@ -40,9 +40,9 @@ std::string toy_archive(const fs::path& dir) {
   w.survey = "synthetic";
   w.fields = {{"morphology", data::field_type::i32}};
   data::archive_writer out(w);
-  std::vector<float> px(rows * side * side);
-  std::vector<std::int32_t> m(rows);
-  for (std::int64_t r = 0; r < rows; ++r) {
+  std::vector<float> px(survey_rows * side * side);
+  std::vector<std::int32_t> m(survey_rows);
+  for (std::int64_t r = 0; r < survey_rows; ++r) {
     m[r] = static_cast<std::int32_t>(r % 2);
     const auto u = rng::draw({11, 0, static_cast<std::uint64_t>(r), 0, rng::user}, 0);
     const float amp = 0.5f + rng::to_unit_float(u.v[0]);
@@ -60,8 +60,8 @@ std::string toy_archive(const fs::path& dir) {
         px[r * side * side + i] = amp * std::exp(-0.5f * d2 / (s * s)) + 0.05f * n0;
       }
   }
-  out.write_images(0, rows, px.data());
-  out.write_field("morphology", 0, rows, m.data());
+  out.write_images(0, survey_rows, px.data());
+  out.write_field("morphology", 0, survey_rows, m.data());
   out.close();
   return path;
 }
@@ -86,7 +86,7 @@ TEST_CASE("supervised baseline: beats chance on a separable toy archive, determi
   task_labels labels;
   labels.class_field = "morphology";
   labels.n_classes = 2;
-  for (std::int64_t r = 0; r < rows; ++r) {
+  for (std::int64_t r = 0; r < survey_rows; ++r) {
     labels.classes.push_back(static_cast<int>(r % 2));
     labels.class_rows.push_back(r);
   }

@@ -27,11 +27,11 @@ namespace {
 
 // Smooth blobs plus Philox noise: every pixel differs, so a view computed from the wrong
 // sample or with other parameters cannot agree by chance.
-struct batch {
+struct blob_batch {
   torch::Tensor images, ids, ebv, psf;
 };
-batch make_batch(int n, int c, int size, std::uint64_t seed) {
-  batch b;
+blob_batch make_blob_batch(int n, int c, int size, std::uint64_t seed) {
+  blob_batch b;
   b.images = torch::empty({n, c, size, size}, torch::kFloat32);
   b.ids = torch::arange(1000, 1000 + n, torch::kInt64) * 7;
   b.ebv = torch::empty({n}, torch::kFloat32);
@@ -70,7 +70,7 @@ bool bit_equal(const torch::Tensor& a, const torch::Tensor& b) {
 }  // namespace
 
 TEST_CASE("augment.threads: 1, 2 and 3 threads give the single-thread views bit for bit") {
-  const auto b = make_batch(7, 3, 44, 21);  // 7 samples: uneven splits for 2 and 3 threads
+  const auto b = make_blob_batch(7, 3, 44, 21);  // 7 samples: uneven splits for 2 and 3 threads
   for (const bool stretch : {true, false}) {
     auto cfg = small();
     cfg.stretch = stretch;

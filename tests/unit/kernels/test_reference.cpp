@@ -8,6 +8,7 @@
 #include "kernels/reference.hpp"
 #include "kernels/sample_params.hpp"
 
+using namespace skyssl;
 using namespace skyssl::kernels;
 
 TEST_CASE("sincos_deg is exact at multiples of 90 degrees") {
@@ -33,14 +34,14 @@ TEST_CASE("the inline log, sincos and Box-Muller of the kernels agree with libm"
     const std::uint32_t w = i * 65537u + 12345u;  // spread over the whole 32-bit range
     const float u = static_cast<float>(w >> 8) * 5.9604645e-8f;
     float s, c;
-    detail::sincos_turns(u, s, c);
+    kernels::detail::sincos_turns(u, s, c);
     const double t = 6.283185307179586 * u;
     worst_sc = std::max({worst_sc, std::fabs(s - std::sin(t)), std::fabs(c - std::cos(t))});
     const float x = 1.0f - u;  // (0, 1]
-    worst_log = std::max(worst_log, std::fabs(detail::log_pos(x) - std::log(double(x))) /
+    worst_log = std::max(worst_log, std::fabs(kernels::detail::log_pos(x) - std::log(double(x))) /
                                         std::max(1.0, std::fabs(std::log(double(x)))));
     float n0, n1, r0, r1;
-    detail::normal_pair(w, ~w, n0, n1);
+    kernels::detail::normal_pair(w, ~w, n0, n1);
     skyssl::rng::to_normal2(w, ~w, r0, r1);  // the libm version
     worst_normal = std::max({worst_normal, double(std::fabs(n0 - r0)), double(std::fabs(n1 - r1))});
   }

@@ -2,6 +2,8 @@
 // exact unscaling (powers of two), state round trip; and inside the engine, a scaled step equals
 // the unscaled one bit for bit, while a step with injected inf gradients changes nothing.
 #include "tests/support/torch_doctest.hpp"
+#include <torch/optim/sgd.h>
+#include <torch/utils.h>
 
 #include <cmath>
 #include <limits>

@@ -1,4 +1,7 @@
 #include "tests/support/torch_doctest.hpp"
+#include <torch/optim/sgd.h>
+#include <torch/nn/functional.h>
+#include <torch/utils.h>
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 // Mixed precision of the encoders on the CPU (LibTorch's CPU autocast does bf16): outputs
 // stay fp32 and close to the fp32 model, gradients reach the fp32 parameters, and the autocast
 // state of the thread is restored after every call.
-#include <torch/torch.h>
+#include <torch/types.h>
 #include <doctest/doctest.h>
 
 #include "skyssl/core/error.hpp"

@@ -1,7 +1,7 @@
 // The copy stage on a CPU device: the identity (same storage back, no pinned memory, nothing
 // to wait for), and a device without an index is refused. On a GPU build the same type moves
 // batches on a side stream (docs/gpu.md).
-#include <torch/torch.h>
+#include <torch/types.h>
 #include <doctest/doctest.h>
 
 #include "skyssl/core/error.hpp"
