@@ -33,6 +33,7 @@
 #include <numeric>
 #include <thread>
 
+#include "skyssl/core/baked_path.hpp"
 #include "skyssl/core/thread_pool.hpp"
 #include "skyssl/data/epoch_plan.hpp"
 #include "skyssl/data/shard_reader.hpp"
@@ -309,7 +310,7 @@ int main(int argc, char** argv) {
         std::ofstream o(list);
         for (const auto& f : ar.files()) o << f.path << ' ' << f.rows << '\n';
       }
-      const fs::path script = fs::path(SKYSSL_BENCH_DIR) / "bench_reader.py";
+      const fs::path script = fs::path(skyssl::baked_path("bench_dir")) / "bench_reader.py";
       warm(paths);
       std::vector<measurement> m = {{"POSIX pread, 1 thread", {}},
                                     {"POSIX pread, 2 threads", {}},

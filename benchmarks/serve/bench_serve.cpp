@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "skyssl/core/baked_path.hpp"
 #include "skyssl/core/error.hpp"
 #include "skyssl/embed/embedding_file.hpp"
 #include "skyssl/embed/embedding_reader.hpp"
@@ -63,7 +64,7 @@ struct args {
   double seconds = 10;
   std::vector<int> clients = {1, 4, 16};
   int workers = 16;
-  std::string serve = SKYSSL_SERVE_EXE;
+  std::string serve = skyssl::baked_path("skyssl-serve");
 };
 
 constexpr std::int64_t slab = 1 << 16;
@@ -92,10 +93,10 @@ void write_files(const args& a, const fs::path& emb, const fs::path& pre) {
   h.backbone_dim = a.dim;
   h.chunk_rows = slab;
   const std::vector<embed::field_column> fields = {{"objid", H5T_STD_I64LE},
-                                                  {"ra", H5T_IEEE_F64LE},
-                                                  {"dec", H5T_IEEE_F64LE},
-                                                  {"mag_r", H5T_IEEE_F64LE},
-                                                  {"z_phot", H5T_IEEE_F64LE}};
+                                                   {"ra", H5T_IEEE_F64LE},
+                                                   {"dec", H5T_IEEE_F64LE},
+                                                   {"mag_r", H5T_IEEE_F64LE},
+                                                   {"z_phot", H5T_IEEE_F64LE}};
   const auto t0 = clock_type::now();
   {
     embed::embedding_writer w((emb.string() + ".tmp"), h, fields, false);

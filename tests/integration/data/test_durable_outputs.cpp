@@ -44,7 +44,7 @@ std::vector<fs::path> temporaries_of(const std::string& name) {
   return out;
 }
 
-std::string prep() { return SKYSSL_PREP_EXE; }
+std::string prep() { return skyssl::test::program("skyssl-prep"); }
 
 // A small finished archive at `name`, the one a stopped writer must not touch.
 fs::path existing(const std::string& name) {

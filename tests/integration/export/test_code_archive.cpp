@@ -62,8 +62,8 @@ def __setstate__(self, state: int) -> None:
 const fs::path& survey() {
   static const fs::path s = [] {
     const auto f = dir() / "survey.h5";
-    auto r = run(fmt::format("{} synth --out {} --count 64 --size 32 --seed 3", SKYSSL_PREP_EXE,
-                             f.string()));
+    auto r = run(fmt::format("{} synth --out {} --count 64 --size 32 --seed 3",
+                             skyssl::test::program("skyssl-prep"), f.string()));
     REQUIRE_MESSAGE(r.status == 0, r.output);
     return f;
   }();
@@ -76,7 +76,7 @@ std::string train_cmd(const fs::path& run_dir, const std::string& extra = "") {
       "--set augment.crop=24 --set augment.jitter_max=2 --set model.width=8 --set moco.K=64 "
       "--set moco.bn_group=16 --set train.global_batch=16 --set train.max_steps=2 "
       "--set train_eval.enabled=false {}",
-      SKYSSL_TRAIN_EXE, run_dir.string(), survey().string(), extra);
+      skyssl::test::program("skyssl-train"), run_dir.string(), survey().string(), extra);
 }
 
 // A finished run whose weights (both files) are then replaced by the printing archive.
@@ -125,19 +125,22 @@ TEST_CASE("no tool runs the code of a run directory's weights") {
   const auto& r = hostile_run();
   const auto weights = r / "weights.safetensors";
 
-  check_refused(run(fmt::format("{} --run-dir {} --no-supervised", SKYSSL_EVAL_EXE, r.string())),
+  check_refused(run(fmt::format("{} --run-dir {} --no-supervised",
+                                skyssl::test::program("skyssl-eval"), r.string())),
                 weights);
   CHECK_FALSE(fs::exists(r / "eval" / "eval.json"));
   CHECK_FALSE(fs::exists(r / "embeddings.h5"));
 
-  check_refused(run(fmt::format("{} --run-dir {}", SKYSSL_EMBED_EXE, r.string())), weights);
+  check_refused(
+      run(fmt::format("{} --run-dir {}", skyssl::test::program("skyssl-embed"), r.string())),
+      weights);
   CHECK_FALSE(fs::exists(r / "embeddings.h5"));
 
   const auto out = dir() / "export.safetensors";
   fs::remove(out);
-  check_refused(
-      run(fmt::format("{} --run-dir {} --out {}", SKYSSL_EXPORT_EXE, r.string(), out.string())),
-      weights);
+  check_refused(run(fmt::format("{} --run-dir {} --out {}", skyssl::test::program("skyssl-export"),
+                                r.string(), out.string())),
+                weights);
   CHECK_FALSE(fs::exists(out));
 
   // skyssl-search --cutout embeds the cutout with the run's encoder.
@@ -149,10 +152,10 @@ TEST_CASE("no tool runs the code of a run directory's weights") {
   test::write_embedding_file(emb, spec);
   const auto json = dir() / "search.json";
   fs::remove(json);
-  check_refused(
-      run(fmt::format("{} --embeddings {} --cutout {} --run-dir {} --json {}", SKYSSL_SEARCH_EXE,
-                      emb.string(), survey().string(), r.string(), json.string())),
-      weights);
+  check_refused(run(fmt::format("{} --embeddings {} --cutout {} --run-dir {} --json {}",
+                                skyssl::test::program("skyssl-search"), emb.string(),
+                                survey().string(), r.string(), json.string())),
+                weights);
   CHECK_FALSE(fs::exists(json));
 
   // train.init_weights: a new run starting from someone's weights file.
@@ -177,8 +180,8 @@ TEST_CASE("weights.pt alone is never read: the error names weights.safetensors")
   fs::copy_file(hostile_run() / "config.toml", old / "config.toml");
   fs::copy_file(code_archive(), old / "weights.pt");
   const auto out = dir() / "old.safetensors";
-  auto r =
-      run(fmt::format("{} --run-dir {} --out {}", SKYSSL_EXPORT_EXE, old.string(), out.string()));
+  auto r = run(fmt::format("{} --run-dir {} --out {}", skyssl::test::program("skyssl-export"),
+                           old.string(), out.string()));
   INFO(r.output);
   REQUIRE(WIFEXITED(r.status));
   CHECK(WEXITSTATUS(r.status) == 1);

@@ -44,8 +44,8 @@ const fs::path& dir() {
 const fs::path& trained_run() {
   static const fs::path run_dir = [] {
     const auto survey = dir() / "survey.h5";
-    auto s = run(fmt::format("{} synth --out {} --count 64 --size 32 --seed 3", SKYSSL_PREP_EXE,
-                             survey.string()));
+    auto s = run(fmt::format("{} synth --out {} --count 64 --size 32 --seed 3",
+                             skyssl::test::program("skyssl-prep"), survey.string()));
     REQUIRE_MESSAGE(s.status == 0, s.output);
     const auto r = dir() / "run";
     fs::remove_all(r);
@@ -54,7 +54,7 @@ const fs::path& trained_run() {
         "--set augment.crop=24 --set augment.jitter_max=2 --set model.width=64 "
         "--set moco.K=64 --set moco.bn_group=16 --set train.global_batch=16 "
         "--set train.max_steps=2 --set train_eval.enabled=false",
-        SKYSSL_TRAIN_EXE, r.string(), survey.string()));
+        skyssl::test::program("skyssl-train"), r.string(), survey.string()));
     REQUIRE_MESSAGE(t.status == 0, t.output);
     return r;
   }();
@@ -62,8 +62,8 @@ const fs::path& trained_run() {
 }
 
 result export_to(const fs::path& out, const std::string& extra = "") {
-  return run(fmt::format("{} --run-dir {} --out {} {}", SKYSSL_EXPORT_EXE, trained_run().string(),
-                         out.string(), extra));
+  return run(fmt::format("{} --run-dir {} --out {} {}", skyssl::test::program("skyssl-export"),
+                         trained_run().string(), out.string(), extra));
 }
 
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
@@ -180,7 +180,8 @@ TEST_CASE("train.init_weights and skyssl-export reject what does not fit, naming
         "{} --preset example --run-dir {} --set data.path={} --set augment.input_size=32 "
         "--set augment.crop=24 --set moco.K=64 --set moco.bn_group=16 "
         "--set train.global_batch=16 --set train.max_steps=1 --set train_eval.enabled=false {}",
-        SKYSSL_TRAIN_EXE, (dir() / "bad_init").string(), survey.string(), extra));
+        skyssl::test::program("skyssl-train"), (dir() / "bad_init").string(), survey.string(),
+        extra));
   };
   fs::remove_all(dir() / "bad_init");
   auto narrow = train_cmd("--set model.width=8 --set train.init_weights=" + backbone.string());
@@ -197,7 +198,7 @@ TEST_CASE("train.init_weights and skyssl-export reject what does not fit, naming
   CHECK(garbage.status != 0);
   CHECK(garbage.output.find("config.toml") != std::string::npos);
 
-  auto no_run = run(fmt::format("{} --run-dir {} --out {}", SKYSSL_EXPORT_EXE,
+  auto no_run = run(fmt::format("{} --run-dir {} --out {}", skyssl::test::program("skyssl-export"),
                                 (dir() / "no_run").string(), (dir() / "x.safetensors").string()));
   CHECK(no_run.status != 0);
   CHECK(no_run.output.find("no_run/config.toml' not found") != std::string::npos);
@@ -267,8 +268,8 @@ TEST_CASE("skyssl-search finds the galaxy of a cutout embedded with the run's en
     auto s =
         run(fmt::format("{} --embeddings {} --cutout {} --run-dir {} --k 3 --json {} "
                         "--gallery {}",
-                        SKYSSL_SEARCH_EXE, emb_file.string(), cut.string(), trained_run().string(),
-                        json.string(), png.string()));
+                        skyssl::test::program("skyssl-search"), emb_file.string(), cut.string(),
+                        trained_run().string(), json.string(), png.string()));
     REQUIRE_MESSAGE(s.status == 0, s.output);
     std::ifstream f(json);
     const auto j = nlohmann::json::parse(f);
@@ -283,12 +284,14 @@ TEST_CASE("skyssl-search finds the galaxy of a cutout embedded with the run's en
   spec.arch = "resnet50";
   const auto other = dir() / "emb_resnet50.h5";
   test::write_embedding_file(other, spec);
-  auto arch = run(fmt::format("{} --embeddings {} --cutout {} --run-dir {}", SKYSSL_SEARCH_EXE,
-                              other.string(), fits.string(), trained_run().string()));
+  auto arch = run(fmt::format("{} --embeddings {} --cutout {} --run-dir {}",
+                              skyssl::test::program("skyssl-search"), other.string(), fits.string(),
+                              trained_run().string()));
   CHECK(arch.status != 0);
   CHECK(arch.output.find("holds embeddings of a resnet50 model") != std::string::npos);
-  auto no_run = run(fmt::format("{} --embeddings {} --cutout {}", SKYSSL_SEARCH_EXE,
-                                emb_file.string(), fits.string()));
+  auto no_run =
+      run(fmt::format("{} --embeddings {} --cutout {}", skyssl::test::program("skyssl-search"),
+                      emb_file.string(), fits.string()));
   CHECK(no_run.status != 0);
   CHECK(no_run.output.find("--cutout needs --run-dir") != std::string::npos);
   // Projection-space file queried with a backbone run: dimensions differ.
@@ -298,8 +301,9 @@ TEST_CASE("skyssl-search finds the galaxy of a cutout embedded with the run's en
                                std::vector<float>(static_cast<std::size_t>(ar.size()) * 32, 1.0f)};
   const auto proj = dir() / "emb_proj32.h5";
   test::write_embedding_file(proj, spec);
-  auto dim = run(fmt::format("{} --embeddings {} --cutout {} --run-dir {}", SKYSSL_SEARCH_EXE,
-                             proj.string(), fits.string(), trained_run().string()));
+  auto dim = run(fmt::format("{} --embeddings {} --cutout {} --run-dir {}",
+                             skyssl::test::program("skyssl-search"), proj.string(), fits.string(),
+                             trained_run().string()));
   CHECK(dim.status != 0);
   CHECK(dim.output.find("embeds to 128 dimensions, /projection") != std::string::npos);
 }

@@ -35,8 +35,8 @@ std::vector<float> backbone() { return test::clustered_vectors(dim, 10, 0.8f, 21
 const fs::path& files() {
   static const fs::path emb = [] {
     const auto survey = dir() / "survey.h5";
-    auto s = run(fmt::format("{} synth --out {} --count {} --size 16 --seed 2", SKYSSL_PREP_EXE,
-                             survey.string(), rows));
+    auto s = run(fmt::format("{} synth --out {} --count {} --size 16 --seed 2",
+                             skyssl::test::program("skyssl-prep"), survey.string(), rows));
     REQUIRE_MESSAGE(s.status == 0, s.output);
     test::embedding_file_spec spec;
     spec.source = survey.string();
@@ -53,7 +53,8 @@ const fs::path& files() {
 }
 
 std::string search(const std::string& args) {
-  return fmt::format("{} --embeddings {} {}", SKYSSL_SEARCH_EXE, files().string(), args);
+  return fmt::format("{} --embeddings {} {}", skyssl::test::program("skyssl-search"),
+                     files().string(), args);
 }
 
 nlohmann::json read_json(const fs::path& p) {
@@ -163,8 +164,9 @@ TEST_CASE("skyssl-search: bad inputs get one clear error") {
     // One line says what is wrong.
     CHECK(r.output.find("skyssl-search: ") != std::string::npos);
   }
-  auto not_emb = run(
-      fmt::format("{} --embeddings {} --row 1", SKYSSL_SEARCH_EXE, (dir() / "survey.h5").string()));
+  auto not_emb =
+      run(fmt::format("{} --embeddings {} --row 1", skyssl::test::program("skyssl-search"),
+                      (dir() / "survey.h5").string()));
   CHECK(not_emb.status != 0);
   CHECK(not_emb.output.find("is not a skyssl embedding file") != std::string::npos);
 }

@@ -100,9 +100,9 @@ const files& fixture() {
     spec.float_fields["mag_r"] = rows_table().mag_r;
     test::write_embedding_file(f.emb, spec);
     fs::remove(f.index);
-    auto b =
-        test::run_command(fmt::format("{} --embeddings {} --index {} --kind ivf-flat --nlist 4",
-                                      SKYSSL_SEARCH_EXE, f.emb.string(), f.index.string()));
+    auto b = test::run_command(
+        fmt::format("{} --embeddings {} --index {} --kind ivf-flat --nlist 4",
+                    skyssl::test::program("skyssl-search"), f.emb.string(), f.index.string()));
     REQUIRE_MESSAGE(b.status == 0, b.output);
     return f;
   }();
@@ -112,7 +112,8 @@ const files& fixture() {
 std::string serve_command(const std::string& extra = "") {
   const auto& f = fixture();
   return fmt::format("{} --embeddings {} --index {} --nprobe 4 --listen 127.0.0.1:0 {}",
-                     SKYSSL_SERVE_EXE, f.emb.string(), f.index.string(), extra);
+                     skyssl::test::program("skyssl-serve"), f.emb.string(), f.index.string(),
+                     extra);
 }
 
 // One server for the read-only cases (started on first use, stopped at exit).
@@ -209,11 +210,11 @@ TEST_CASE("GET /api/neighbours answers as skyssl-search does, from the same inde
            {"row=5", "--row 5"}, {"id=objid:1154", "--id objid=1154"}}) {
     INFO(serve_query);
     const auto out = dir() / "search.json";
-    auto s =
-        test::run_command(fmt::format("{} --embeddings {} --index {} --nprobe 4 {} --k {} "
-                                      "--json {}",
-                                      SKYSSL_SEARCH_EXE, fixture().emb.string(),
-                                      fixture().index.string(), search_query, k, out.string()));
+    auto s = test::run_command(
+        fmt::format("{} --embeddings {} --index {} --nprobe 4 {} --k {} "
+                    "--json {}",
+                    skyssl::test::program("skyssl-search"), fixture().emb.string(),
+                    fixture().index.string(), search_query, k, out.string()));
     REQUIRE_MESSAGE(s.status == 0, s.output);
     std::ifstream f(out);
     const auto want = json::parse(f)["queries"][0]["neighbours"];
@@ -436,8 +437,9 @@ TEST_CASE("the page is served from the program itself") {
 
 TEST_CASE("off loopback a token is required; with a token every API call needs it") {
   // Refused before loading anything (the test never listens off loopback).
-  auto refused = test::run_command(fmt::format("{} --embeddings {} --listen 0.0.0.0:0",
-                                               SKYSSL_SERVE_EXE, fixture().emb.string()));
+  auto refused =
+      test::run_command(fmt::format("{} --embeddings {} --listen 0.0.0.0:0",
+                                    skyssl::test::program("skyssl-serve"), fixture().emb.string()));
   CHECK(refused.status != 0);
   CHECK(refused.output.find("skyssl-serve: --listen 0.0.0.0:0: not a loopback address") !=
         std::string::npos);

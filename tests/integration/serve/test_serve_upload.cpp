@@ -38,7 +38,8 @@ const fs::path& run_dir() {
   static const fs::path r = [] {
     const auto survey = dir() / "survey.h5";
     auto s = test::run_command(fmt::format("{} synth --out {} --count {} --size {} --seed 3",
-                                           SKYSSL_PREP_EXE, survey.string(), count, size));
+                                           skyssl::test::program("skyssl-prep"), survey.string(),
+                                           count, size));
     REQUIRE_MESSAGE(s.status == 0, s.output);
     const auto r = dir() / "run";
     fs::remove_all(r);
@@ -47,9 +48,10 @@ const fs::path& run_dir() {
         "--set augment.crop=24 --set augment.jitter_max=2 --set model.width=16 "
         "--set moco.K=64 --set moco.bn_group=16 --set train.global_batch=16 "
         "--set train.max_steps=2 --set train_eval.enabled=false",
-        SKYSSL_TRAIN_EXE, r.string(), survey.string()));
+        skyssl::test::program("skyssl-train"), r.string(), survey.string()));
     REQUIRE_MESSAGE(t.status == 0, t.output);
-    auto e = test::run_command(fmt::format("{} --run-dir {}", SKYSSL_EMBED_EXE, r.string()));
+    auto e = test::run_command(
+        fmt::format("{} --run-dir {}", skyssl::test::program("skyssl-embed"), r.string()));
     REQUIRE_MESSAGE(e.status == 0, e.output);
     return r;
   }();
@@ -140,9 +142,9 @@ double cosine(const float* a, const float* b, int d) {
 
 TEST_CASE("uploaded cutouts are embedded with the run's encoder and find their galaxy") {
   const auto survey = dir() / "survey.h5";
-  test::serve_process p(
-      fmt::format("{} --run-dir {} --listen 127.0.0.1:0", SKYSSL_SERVE_EXE, run_dir().string()),
-      dir() / "serve.log");
+  test::serve_process p(fmt::format("{} --run-dir {} --listen 127.0.0.1:0",
+                                    skyssl::test::program("skyssl-serve"), run_dir().string()),
+                        dir() / "serve.log");
   REQUIRE_MESSAGE(p.wait_ready(), p.output());
   httplib::Client c("127.0.0.1", p.port());
   c.set_read_timeout(120, 0);
@@ -173,9 +175,9 @@ TEST_CASE("uploaded cutouts are embedded with the run's encoder and find their g
   // skyssl-search --cutout on the same file: the same neighbours.
   const auto out = dir() / "search.json";
   auto s = test::run_command(
-      fmt::format("{} --embeddings {} --cutout {} --run-dir {} --k 3 --json {}", SKYSSL_SEARCH_EXE,
-                  (run_dir() / "embeddings.h5").string(), (dir() / "cut.fits").string(),
-                  run_dir().string(), out.string()));
+      fmt::format("{} --embeddings {} --cutout {} --run-dir {} --k 3 --json {}",
+                  skyssl::test::program("skyssl-search"), (run_dir() / "embeddings.h5").string(),
+                  (dir() / "cut.fits").string(), run_dir().string(), out.string()));
   REQUIRE_MESSAGE(s.status == 0, s.output);
   const auto sj = json::parse(slurp(out));
   for (int i = 0; i < 3; ++i)

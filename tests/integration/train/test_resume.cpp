@@ -37,8 +37,9 @@ const fs::path& survey() {
     auto d = tmp_dir("resume");
     auto f = d / "survey.h5";
     fs::remove(f);
-    const auto cmd = fmt::format("{} synth --out {} --count 512 --size 32 --seed 4 > {} 2>&1",
-                                 SKYSSL_PREP_EXE, f.string(), (d / "synth.log").string());
+    const auto cmd =
+        fmt::format("{} synth --out {} --count 512 --size 32 --seed 4 > {} 2>&1",
+                    skyssl::test::program("skyssl-prep"), f.string(), (d / "synth.log").string());
     REQUIRE(skyssl::test::run_command(cmd).status == 0);
     return f;
   }();
@@ -56,7 +57,8 @@ std::string train_cmd(const fs::path& run, const std::string& extra, int ranks =
       "--set train.global_batch=16 --set moco.K=64 --set moco.bn_group=8 --set train.log_every=1 "
       "--set train_eval.enabled=false --set train.threads=1 --set train.epochs=3 "
       "--set checkpoint.every_minutes=0 --set checkpoint.keep=3 {} >> {} 2>&1",
-      launch, SKYSSL_TRAIN_EXE, run.string(), survey().string(), extra, run.string() + ".log");
+      launch, skyssl::test::program("skyssl-train"), run.string(), survey().string(), extra,
+      run.string() + ".log");
 }
 
 struct child {
@@ -115,7 +117,8 @@ std::int64_t last_step(const fs::path& run) {
 // pids of the skyssl-train ranks writing into `run`.
 std::vector<pid_t> rank_pids(const fs::path& run) {
   std::vector<pid_t> out;
-  const auto cmd = fmt::format("pgrep -f '^{} .*--run-dir {} '", SKYSSL_TRAIN_EXE, run.string());
+  const auto cmd = fmt::format("pgrep -f '^{} .*--run-dir {} '",
+                               skyssl::test::program("skyssl-train"), run.string());
   std::istringstream pids(skyssl::test::run_command(cmd).output);
   for (pid_t pid = 0; pids >> pid;) out.push_back(pid);
   return out;

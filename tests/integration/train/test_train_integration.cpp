@@ -39,7 +39,7 @@ std::vector<nlohmann::json> read_metrics(const fs::path& run) {
 // SKYSSL_PREP_EXE in the environment overrides the built one (handy while developing).
 std::string prep_exe() {
   const char* e = std::getenv("SKYSSL_PREP_EXE");
-  return e ? e : SKYSSL_PREP_EXE;
+  return e ? e : skyssl::test::program("skyssl-prep");
 }
 
 const fs::path& survey() {
@@ -58,7 +58,8 @@ std::string train_cmd(const fs::path& run, const std::string& extra) {
   return fmt::format(
       "{} --preset example --run-dir {} --set data.path='\"{}\"' --set augment.input_size=48 "
       "--set augment.crop=32 --set augment.jitter_max=3 --set model.width=16 {} > {} 2>&1",
-      SKYSSL_TRAIN_EXE, run.string(), survey().string(), extra, (run.string() + ".log"));
+      skyssl::test::program("skyssl-train"), run.string(), survey().string(), extra,
+      (run.string() + ".log"));
 }
 
 }  // namespace

@@ -24,8 +24,8 @@ outcome launch(const std::string& test_case, double collective_timeout_s) {
   // timeout -s KILL bounds this test even if the harness were broken.
   const std::string cmd =
       "SKYSSL_TEST_COLLECTIVE_TIMEOUT_S=" + std::to_string(collective_timeout_s) +
-      " timeout -s KILL 150 " + skyssl::test::mpiexec() + " -n 4 --oversubscribe " + SKYSSL_DEMO +
-      " '-tc=" + test_case + "'";
+      " timeout -s KILL 150 " + skyssl::test::mpiexec() + " -n 4 --oversubscribe " +
+      skyssl::test::program("skyssl_mpi_fail_fast_demo") + " '-tc=" + test_case + "'";
   const auto t0 = std::chrono::steady_clock::now();
   const auto r = skyssl::test::run_command(cmd);
   outcome o;

@@ -15,12 +15,14 @@
 #include "skyssl/core/allocator.hpp"
 
 #include "tests/support/run_command.hpp"
+#include "tests/support/test_paths.hpp"
 
 namespace {
 
 // The probe's second-touch fault count; the test fails if the probe does.
 long second_touch_faults(const std::string& mode) {
-  const auto r = skyssl::test::run_command(std::string(SKYSSL_ALLOCATOR_PROBE) + " " + mode);
+  const auto r =
+      skyssl::test::run_command(std::string(skyssl::test::program("allocator_probe")) + " " + mode);
   INFO("allocator_probe ", mode, ": ", r.output);
   REQUIRE(WIFEXITED(r.status));
   REQUIRE(WEXITSTATUS(r.status) == 0);

@@ -8,9 +8,8 @@
 #include <cstdio>
 #include <string>
 
-#include "../../support/test_paths.hpp"
-
 #include "tests/support/run_command.hpp"
+#include "tests/support/test_paths.hpp"
 
 namespace {
 
@@ -23,8 +22,8 @@ struct outcome {
 // `timeout -s KILL` bounds the test even if our failure handling were broken.
 outcome launch(int ranks, const std::string& args) {
   const std::string cmd = "timeout -s KILL 90 " + skyssl::test::mpiexec() + " -n " +
-                          std::to_string(ranks) + " --oversubscribe " + SKYSSL_FAIL_HELPER + " " +
-                          args;
+                          std::to_string(ranks) + " --oversubscribe " +
+                          skyssl::test::program("skyssl_dist_fail_helper") + " " + args;
   const auto r = skyssl::test::run_command(cmd);
   outcome o;
   o.output = r.output;

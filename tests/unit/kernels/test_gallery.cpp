@@ -68,7 +68,7 @@ int origin(int k) { return gap + k * (tile + gap); }
 
 TEST_CASE("gallery PNG: tiles with galaxies in them, on the background grid") {
   const auto dir = skyssl::test::tmp_dir("kernels-gallery");
-  const std::string prep = SKYSSL_PREP_EXE, a = (dir / "a.h5").string(),
+  const std::string prep = skyssl::test::program("skyssl-prep"), a = (dir / "a.h5").string(),
                     png = (dir / "g.png").string();
   const auto synth =
       skyssl::test::run_command(prep + " synth --out " + a + " --count 3 --size 152");
