@@ -1,5 +1,6 @@
-# How the targets that link LibTorch are compiled. LibTorch's headers cost 20-30 s of CPU in every
-# file that includes them (104 of skyssl's ~200 files), most of a cold build, so:
+# How the targets that link LibTorch are compiled. LibTorch's headers cost ~7 s of a core in every
+# file that includes them (<torch/types.h>; all of <torch/torch.h> ~14 s, which no file includes),
+# about half of skyssl's files, most of a cold build, so:
 #
 # Unity builds (SKYSSL_UNITY, on): a LibTorch target's files are compiled in batches of
 # SKYSSL_UNITY_BATCH, one translation unit each, so that the headers are parsed once a batch

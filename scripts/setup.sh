@@ -50,8 +50,8 @@ export CCACHE_BASEDIR=$root
 # and the build directory is not hashed.
 export CCACHE_NOHASHDIR=1
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
-# Precompiled headers (cmake/SkysslTorchBuild.cmake): ccache caches files compiled against one only
-# with these sloppiness settings; the header's content is still hashed.
+# Precompiled headers (-DSKYSSL_PCH=ON, cmake/SkysslTorchBuild.cmake): ccache caches files
+# compiled against one only with these sloppiness settings; the header's content is still hashed.
 export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
 # SKYSSL_CMAKE_ARGS holds several arguments separated by spaces (scripts/sanitize.sh): split
 # into an array on whitespace, without the glob expansion an unquoted expansion would add.
