@@ -1,7 +1,5 @@
 #include "tests/support/rank_logs.hpp"
 
-#include "tests/support/test_paths.hpp"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -12,6 +10,8 @@
 #include <string>
 #include <system_error>
 #include <thread>
+
+#include "tests/support/test_paths.hpp"
 
 namespace skyssl::test {
 namespace {
@@ -34,7 +34,7 @@ rank_logs::rank_logs(dist::communicator& comm, const std::string& program)
     : rank_(comm.rank()), world_(comm.world()) {
   auto pid = torch::tensor({static_cast<std::int64_t>(::getpid())});
   comm.broadcast(pid, 0);
-  dir_ = skyssl::test::tmp_dir("mpi-logs") /
+  dir_ = tmp_dir("mpi-logs") /
          (std::filesystem::path(program).filename().string() + "-np" + std::to_string(world_) +
           "-" + std::to_string(pid.item<std::int64_t>()));
   std::filesystem::create_directories(dir_);

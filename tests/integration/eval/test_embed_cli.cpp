@@ -28,8 +28,8 @@ const fs::path& dir() {
 
 std::string embed_cmd(const fs::path& run_dir, const fs::path& out, const std::string& extra = "",
                       int ranks = 1) {
-  const std::string exe = std::string(skyssl::test::program("skyssl-embed")) + " --run-dir " +
-                          run_dir.string() + " --out " + out.string() + " --chunk 50 " + extra;
+  const std::string exe = skyssl::test::program("skyssl-embed") + " --run-dir " + run_dir.string() +
+                          " --out " + out.string() + " --chunk 50 " + extra;
   return ranks == 1 ? exe : skyssl::test::mpiexec() + " -n " + std::to_string(ranks) + " " + exe;
 }
 

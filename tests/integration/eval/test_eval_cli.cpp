@@ -156,8 +156,7 @@ TEST_CASE("skyssl-eval: missing label field, one class only, another model's emb
   CHECK(norun.output.find("config.toml") != std::string::npos);
   // Embeddings of a width-4 model evaluated with a width-8 run.
   const auto other = skyssl::test::tiny_run(dir(), "run_w4", 4);
-  auto emb =
-      run(std::string(skyssl::test::program("skyssl-embed")) + " --run-dir " + other.string());
+  auto emb = run(skyssl::test::program("skyssl-embed") + " --run-dir " + other.string());
   REQUIRE_MESSAGE(emb.status == 0, emb.output);
   auto wrong = run(eval_exe() + " --run-dir " + r.string() + " --embeddings " +
                    (other / "embeddings.h5").string());

@@ -21,8 +21,7 @@ namespace {
 
 // The probe's second-touch fault count; the test fails if the probe does.
 long second_touch_faults(const std::string& mode) {
-  const auto r =
-      skyssl::test::run_command(std::string(skyssl::test::program("allocator_probe")) + " " + mode);
+  const auto r = skyssl::test::run_command(skyssl::test::program("allocator_probe") + " " + mode);
   INFO("allocator_probe ", mode, ": ", r.output);
   REQUIRE(WIFEXITED(r.status));
   REQUIRE(WEXITSTATUS(r.status) == 0);
